@@ -1,0 +1,2 @@
+"""kubeproof's pytest entry: all machinery lives in fixtures/ and is registered here."""
+pytest_plugins = ["fixtures.plugin", "fixtures.cluster_fixtures", "fixtures.test_fixtures"]
