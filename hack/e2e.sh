@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: build what is missing, run the behaviour suites on a fresh kind cluster, render the report.
+# Extra arguments go to pytest (e.g. -k pdb, --keep-cluster, --reuse-cluster NAME).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hack/setup-docker.sh
+hack/setup-python.sh
+hack/build-all.sh
+[[ -x hack/build-istio.sh ]] && hack/build-istio.sh
+rm -rf reports/allure-results && mkdir -p reports
+rc=0
+.venv/bin/pytest suites -n "${WORKERS:-2}" --dist loadgroup \
+  --alluredir reports/allure-results --junitxml reports/junit.xml --bench ${E2E_ARGS:-} "$@" || rc=$?
+hack/render-report.sh || echo "WARNING: the HTML report could not be rendered (results are in reports/allure-results)" >&2
+exit "$rc"

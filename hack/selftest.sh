@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Self-tests of the machinery (tests/): unit tests, then the integration tests that need Docker and kind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hack/setup-python.sh
+.venv/bin/lint-imports
+.venv/bin/pytest tests -p no:xdist "$@"

@@ -1,0 +1,12 @@
+# Suite entry points (included from the Makefile).
+.PHONY: test selftest e2e bench report
+test: selftest e2e          ## the README's test command: self-tests, then the behaviour suites on a fresh kind cluster
+selftest:                   ## self-tests of the machinery (tests/), integration ones included
+	hack/selftest.sh
+e2e:                        ## the main job: behaviour suites on a fresh kind cluster, then the HTML report
+	hack/e2e.sh
+bench:                      ## the benchmark: the main job with -n 1 and -n 2, figures in reports/bench-n*.json
+	WORKERS=1 hack/e2e.sh; cp reports/bench.json reports/bench-n1.json
+	WORKERS=2 hack/e2e.sh; cp reports/bench.json reports/bench-n2.json
+report:                     ## render reports/allure-results into reports/allure-report
+	hack/render-report.sh
