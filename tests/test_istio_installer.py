@@ -1,0 +1,107 @@
+"""Self-tests of the Istio installer's pure logic: versions, pins, detection facts, bad input."""
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from fixtures.addons import istio
+from fixtures.addons.istio import IstioError, Pinned, parse_version
+
+PINS = {"ISTIO_VERSION": "1.31-dev", "ISTIO_PSEUDO_VERSION": "v0.0.0-20260423205519-b01690e6db7d",
+        "ISTIO_LOCAL_HUB": "kubeproof", "ISTIO_ONLINE_HUB": "docker.io/istio", "ISTIO_ONLINE_TAG": "1.31.0"}
+
+
+@pytest.fixture
+def pinned() -> Pinned:
+    return Pinned.from_pins(PINS)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("1.31.0", (1, 31, 0, "")), ("1.31-dev", (1, 31, None, "dev")), ("v1.28.1", (1, 28, 1, "")),
+    ("1.28.0-distroless", (1, 28, 0, "")), ("1.30.0-alpha.1", (1, 30, 0, "alpha.1")),
+])
+def test_parse_version_accepts_release_branch_and_image_tags(text, want):
+    v = parse_version(text)
+    assert (v.major, v.minor, v.patch, v.pre) == want
+
+
+@pytest.mark.parametrize("text", ["", "latest", "1", "one.two", "1.31.0+meta", "1.x"])
+def test_parse_version_names_the_bad_input(text):
+    with pytest.raises(IstioError, match="is not an Istio version"):
+        parse_version(text)
+
+
+def test_pins_give_offline_and_online_hub_tag(pinned):
+    assert pinned.hub_tag("offline") == ("kubeproof", "1.31-dev")
+    assert pinned.hub_tag("online") == ("docker.io/istio", "1.31.0")
+    assert pinned.commit == "b01690e6db7d"
+    with pytest.raises(IstioError, match="unknown Istio image mode"):
+        pinned.hub_tag("somewhere")
+
+
+def test_pins_missing_or_inconsistent_are_rejected():
+    with pytest.raises(IstioError, match="lacks ISTIO_ONLINE_TAG"):
+        Pinned.from_pins({k: v for k, v in PINS.items() if k != "ISTIO_ONLINE_TAG"})
+    with pytest.raises(IstioError, match="different Istio minors"):
+        Pinned.from_pins({**PINS, "ISTIO_ONLINE_TAG": "1.28.0"})
+
+
+def test_repo_pins_parse():
+    Pinned.from_pins()  # hack/versions.env as committed
+
+
+def test_unknown_requested_version_is_a_clear_error(pinned):
+    with pytest.raises(IstioError, match=r"Istio 1\.99\.0 is unknown to this checkout: it pins 1\.31-dev"):
+        istio.check_requested("1.99.0", pinned)
+    with pytest.raises(IstioError, match="is not an Istio version"):
+        istio.check_requested("banana", pinned)
+    istio.check_requested("1.31.0", pinned)
+    istio.check_requested(None, pinned)
+
+
+def _deployment(image: str, labels: dict | None = None, env: dict | None = None):
+    container = NS(image=image, env=[NS(name=k, value=v) for k, v in (env or {}).items()])
+    return NS(metadata=NS(labels=labels), spec=NS(template=NS(spec=NS(containers=[container]))))
+
+
+def test_describe_istiod_reads_tag_revision_and_env():
+    d = _deployment("kubeproof/pilot:1.31-dev", {"istio.io/rev": "default", "operator.istio.io/version": "1.31-dev"},
+                    {"PILOT_ENABLE_X": "true"})
+    got = istio.describe_istiod(d)
+    assert (got.version, got.revision, got.installed_by, got.env) == ("1.31-dev", "default", "1.31-dev", {"PILOT_ENABLE_X": "true"})
+    assert istio.describe_istiod(_deployment("localhost:5000/istio/pilot")).version == "latest"
+
+
+def test_installed_at_another_version_is_a_clear_error(pinned):
+    other = istio.Installed(version="1.28.0", revision="default", image="docker.io/istio/pilot:1.28.0")
+    with pytest.raises(IstioError, match=r"Istio 1\.28\.0 .* is installed, but this checkout pins 1\.31-dev / 1\.31\.0"):
+        istio.check_installed(other, pinned)
+    istio.check_installed(istio.Installed(version="1.31.0-distroless", revision="default", image="x"), pinned)
+
+
+def test_namespace_for_another_revision_is_a_clear_error():
+    with pytest.raises(IstioError, match="labelled for Istio revision 'canary', which is not installed"):
+        istio.check_namespace_labels("ns1", {"istio.io/rev": "canary"}, ["default"])
+    with pytest.raises(IstioError, match="both istio-injection=enabled and istio.io/rev=canary"):
+        istio.check_namespace_labels("ns1", {"istio-injection": "enabled", "istio.io/rev": "canary"}, ["canary", "default"])
+    istio.check_namespace_labels("ns1", {"istio-injection": "enabled"}, ["default"])
+    istio.check_namespace_labels("ns1", {}, [])
+
+
+def test_injection_labels_per_revision():
+    assert istio.injection_labels("default") == {"istio-injection": "enabled"}
+    assert istio.injection_labels("canary") == {"istio.io/rev": "canary"}
+
+
+@pytest.mark.parametrize("env, version, kubelets, want", [
+    ({}, "1.31-dev", ["v1.34.4"] * 3, True),           # auto, every kubelet >= 1.33
+    ({}, "1.31-dev", ["v1.34.4", "v1.32.9"], False),    # auto, one old node
+    ({}, "1.26.0", ["v1.34.4"], False),                 # before auto became the default
+    ({"ENABLE_NATIVE_SIDECARS": "false"}, "1.31.0", ["v1.34.4"], False),
+    ({"ENABLE_NATIVE_SIDECARS": "true"}, "1.26.0", ["v1.30.0"], True),
+    ({"ENABLE_NATIVE_SIDECARS": "bogus"}, "1.31.0", ["v1.34.4"], False),  # unknown means disabled
+    ({}, "1.31.0", [], False),
+])
+def test_native_sidecars_follow_env_version_and_kubelets(env, version, kubelets, want):
+    assert istio.native_sidecars(env, version, kubelets) is want
