@@ -1,0 +1,160 @@
+"""The suite's machinery against a live cluster: the existing provider, namespace cleanup after a failing
+and an interrupted test, diagnostics on failure, and the sweep of leftovers.
+
+Uses the cluster in $KUBEPROOF_SELFTEST_KUBECONFIG, else creates a single-node kind cluster for this module.
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from fixtures.kube import load_api_client
+from fixtures.polling import eventually
+from fixtures.versions import ROOT, build_cache, offline_node_image
+
+pytestmark = [pytest.mark.integration]
+PLUGINS = ["-p", "fixtures.plugin", "-p", "fixtures.cluster_fixtures", "-p", "fixtures.test_fixtures"]
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory):
+    given = os.environ.get("KUBEPROOF_SELFTEST_KUBECONFIG")
+    if given:
+        yield Path(given)
+        return
+    kind = build_cache().tool("kind")
+    if not kind.exists():
+        pytest.fail(f"{kind} missing: run `make cluster-image` first", pytrace=False)
+    name = f"kp-self-{uuid.uuid4().hex[:4]}"
+    path = tmp_path_factory.mktemp("kc") / "kubeconfig"
+    subprocess.run([str(kind), "create", "cluster", "--name", name, "--image", offline_node_image(),
+                    "--config", str(ROOT / "manifests/cluster/single-node.yaml"), "--kubeconfig", str(path), "--wait", "3m"],
+                   check=True, capture_output=True, timeout=400)
+    try:
+        yield path
+    finally:
+        subprocess.run([str(kind), "delete", "cluster", "--name", name], capture_output=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def core(kubeconfig):
+    from kubernetes import client
+
+    return client.CoreV1Api(load_api_client(kubeconfig, None))
+
+
+def suite_file(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "suites").mkdir(exist_ok=True)
+    (tmp_path / "suites" / "__init__.py").touch()
+    f = tmp_path / "suites" / "test_x.py"
+    f.write_text(textwrap.dedent(body))
+    return f
+
+
+def run_suite(tmp_path, kubeconfig, run_id, *args, **popen):
+    env = {**os.environ, "KUBEPROOF_RUN_ID": run_id, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "pytest", *PLUGINS, "--strict-markers", "-p", "no:cacheprovider",
+           f"--rootdir={tmp_path}", str(tmp_path / "suites"), f"--kubeconfig={kubeconfig}", *args]
+    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def run_namespaces(core, run_id):
+    return [(n.metadata.name, n.status.phase) for n in core.list_namespace(label_selector=f"kubeproof.io/run={run_id}").items]
+
+
+def gone_or_terminating(core, run_id):
+    return all(phase == "Terminating" for _, phase in run_namespaces(core, run_id))
+
+
+PASSING = """
+    import pytest
+    @pytest.mark.claim("S000-24")
+    def test_ok(ns, cluster):
+        assert cluster.core.read_namespace(ns.name).metadata.labels["kubeproof.io/run"]
+"""
+
+FAILING = """
+    import pytest
+    @pytest.mark.claim("S000-24")
+    def test_fails(ns, cluster):
+        cluster.core.create_namespaced_config_map(ns.name, {"metadata": {"name": "evidence"}})
+        assert False, "deliberate failure"
+"""
+
+BLOCKING = """
+    import pytest
+    from fixtures.polling import eventually
+    @pytest.mark.claim("S000-24")
+    def test_blocks(ns, cluster):
+        print("namespace", ns.name, flush=True)
+        eventually(lambda: False, until=bool, timeout=300, interval=0.5, desc="never")
+"""
+
+
+def test_existing_provider_runs_a_behaviour_test_and_removes_its_namespace(tmp_path, kubeconfig, core):
+    suite_file(tmp_path, PASSING)
+    rid = uuid.uuid4().hex[:8]
+    proc = run_suite(tmp_path, kubeconfig, rid)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "existing cluster" in out and "1 passed" in out
+    eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
+
+
+def test_a_failing_test_reports_diagnostics_and_still_removes_its_namespace(tmp_path, kubeconfig, core):
+    suite_file(tmp_path, FAILING)
+    rid = uuid.uuid4().hex[:8]
+    proc = run_suite(tmp_path, kubeconfig, rid, "--alluredir", str(tmp_path / "allure"))
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out
+    assert "kubeproof diagnostics" in out and "--- events" in out and "--- pods" in out
+    assert any("diagnostics: events" in f.read_text() for f in (tmp_path / "allure").glob("*-result.json"))
+    assert (tmp_path / "allure" / "environment.properties").read_text().count("server_version=v1.")
+    eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
+
+
+def test_keep_namespace_on_failure_keeps_it(tmp_path, kubeconfig, core):
+    suite_file(tmp_path, FAILING)
+    rid = uuid.uuid4().hex[:8]
+    proc = run_suite(tmp_path, kubeconfig, rid, "--keep-namespace-on-failure")
+    out, _ = proc.communicate(timeout=120)
+    kept = run_namespaces(core, rid)
+    try:
+        assert proc.returncode == 1 and "kept namespace" in out, out
+        # the session-end sweep of this run's namespaces must respect the flag too
+        assert [p for _, p in kept] == ["Active"], kept
+    finally:
+        for name, _ in kept:
+            core.delete_namespace(name)
+
+
+def test_an_interrupted_run_leaves_no_namespace_behind(tmp_path, kubeconfig, core):
+    suite_file(tmp_path, BLOCKING)
+    rid = uuid.uuid4().hex[:8]
+    proc = run_suite(tmp_path, kubeconfig, rid, "-s", start_new_session=True)
+    eventually(lambda: run_namespaces(core, rid), until=lambda v: len(v) == 1, timeout=60, desc="test namespace created")
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground process group
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out  # pytest's "interrupted"
+    eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
+
+
+def test_leftovers_of_a_killed_run_are_swept_by_the_next_run(tmp_path, kubeconfig, core):
+    suite_file(tmp_path, BLOCKING)
+    rid = uuid.uuid4().hex[:8]
+    proc = run_suite(tmp_path, kubeconfig, rid, "-s", start_new_session=True)
+    eventually(lambda: run_namespaces(core, rid), until=lambda v: len(v) == 1, timeout=60, desc="test namespace created")
+    os.killpg(proc.pid, signal.SIGKILL)  # a crash: no teardown at all
+    proc.communicate(timeout=30)
+    assert [p for _, p in run_namespaces(core, rid)] == ["Active"]
+    suite_file(tmp_path, PASSING)
+    nxt = run_suite(tmp_path, kubeconfig, uuid.uuid4().hex[:8])
+    out, _ = nxt.communicate(timeout=120)
+    assert nxt.returncode == 0, out
+    eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
