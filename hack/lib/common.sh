@@ -3,14 +3,20 @@
 set -euo pipefail
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT_DIR="$(cd "$HACK_DIR/.." && pwd)"
+# Pins come from versions.env; a pin set in the environment wins (e.g. `make cluster-image
+# KUBERNETES_VERSION=v1.34.5`), so trying another version needs no edit.
+declare -A _env_pins=()
+while IFS='=' read -r _k _; do
+  [[ $_k =~ ^[A-Z][A-Z0-9_]*$ && -n ${!_k:-} ]] && _env_pins[$_k]=${!_k}
+done <"$HACK_DIR/versions.env"
 # shellcheck source=../versions.env
 source "$HACK_DIR/versions.env"
+for _k in "${!_env_pins[@]}"; do printf -v "$_k" '%s' "${_env_pins[$_k]}"; done
 CACHE_ROOT="${KUBEPROOF_CACHE:-$HOME/.cache/kubeproof}"
 # Keyed by the pinned versions: changing a pin never reuses a stale artefact.
 CACHE="$CACHE_ROOT/k8s-$KUBERNETES_VERSION-kind-$KIND_VERSION"
 BIN="$CACHE/bin"
 LOGS="$CACHE/logs"
-mkdir -p "$BIN" "$LOGS"
 export PATH="$BIN:$PATH"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED=0
@@ -31,6 +37,7 @@ step() {
     log "$tag $name: cached"
     return 0
   fi
+  mkdir -p "$LOGS"
   local logf="$LOGS/$name.log" t0; t0=$(date +%s)
   log "$tag $name: started ($((${STEPS_TOTAL:-0} - _step_no)) steps left after this, log $logf)"
   # run in the background so `set -e` stays in force inside the step (an `if !` would disable it)
@@ -46,7 +53,7 @@ step() {
 }
 
 # atomic_install SRC DEST: put a finished file in place with one rename.
-atomic_install() { install -m 0755 "$1" "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2"; }
+atomic_install() { mkdir -p "$(dirname "$2")" && install -m 0755 "$1" "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2"; }
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
 
@@ -57,6 +64,33 @@ go_toolchain_check() {
 }
 
 disk_check() {  # disk_check GIB
-  local free; free=$(df -Pk "$CACHE_ROOT" | awk 'NR==2 {print int($4/1048576)}')
+  local free; mkdir -p "$CACHE_ROOT"; free=$(df -Pk "$CACHE_ROOT" | awk 'NR==2 {print int($4/1048576)}')
   (( free >= $1 )) || die "only ${free} GiB free under $CACHE_ROOT; the build needs ${1} GiB (set KUBEPROOF_CACHE to a larger disk)"
+}
+
+docker_check() {
+  need docker "run hack/setup-docker.sh (installs and starts Docker)"
+  local err; err=$(docker info 2>&1 >/dev/null) || {
+    [[ $err == *"permission denied"* ]] && die "no permission to use Docker ($err): run as root or join the docker group"
+    die "Docker is not answering ($err): run hack/setup-docker.sh"
+  }
+}
+
+# images_yaml SECTION ROLE: one image of manifests/images.yaml (flat two-level YAML)
+images_yaml() {
+  awk -v s="$1:" -v r="$2:" '/^[^ #]/ {in_s = ($1 == s)} in_s && $1 == r {print $2}' "$ROOT_DIR/manifests/images.yaml"
+}
+
+# image_input TAG: the input hash an image was built from (label kubeproof.input), empty when absent
+image_input() { docker image inspect -f '{{index .Config.Labels "kubeproof.input"}}' "$1" 2>/dev/null || true; }
+
+# check_pins: fail before anything is created when a pinned version does not exist
+check_pins() {
+  [[ $KUBERNETES_VERSION =~ ^v1\.[0-9]+\.[0-9]+$ ]] || die "KUBERNETES_VERSION=$KUBERNETES_VERSION is not a release like v1.34.4 (hack/versions.env)"
+  [[ $KIND_VERSION =~ ^v0\.[0-9]+\.[0-9]+$ ]] || die "KIND_VERSION=$KIND_VERSION is not a release like v0.32.0 (hack/versions.env)"
+  local m
+  for m in "k8s.io/kubernetes@$KUBERNETES_VERSION" "sigs.k8s.io/kind@$KIND_VERSION"; do
+    (cd / && go list -m "$m" >/dev/null 2>&1) \
+      || die "$m is not on the Go module proxy ($(go env GOPROXY)): unknown version? fix hack/versions.env or the environment override"
+  done
 }

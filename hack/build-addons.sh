@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Every other binary the node and workload images need, from Go modules (plus pause.c, compiled
+# from the k8s.io/kubernetes module): etcd, coredns, flannel (+ its CNI plugin), local-path-provisioner,
+# kind and agnhost. Each lands in $BIN atomically; a warm run only checks the files exist.
+source "$(dirname "$0")/lib/common.sh"
+go_toolchain_check
+GOMODCACHE="$(go env GOMODCACHE)"
+K8S_DIR="$GOMODCACHE/k8s.io/kubernetes@$KUBERNETES_VERSION"
+SRC="$CACHE/src"
+mkdir -p "$SRC"
+
+# gobuild NAME MODULE@VERSION PKG [LDFLAGS]: build PKG inside a throw-away module that requires
+# MODULE (so modules with replace directives build too) and install it as $BIN/NAME
+gobuild() {
+  local name="$1" modver="$2" pkg="$3" ld="${4:-}" w="$SRC/$1"
+  rm -rf "$w" && mkdir -p "$w"
+  (cd "$w" && go mod init "kubeproof.local/$name" >/dev/null 2>&1 && go get "$modver" && go get "$pkg@${modver#*@}" \
+     && go build -trimpath -ldflags="-s -w $ld" -o "$w/$name.out" "$pkg") \
+    || die "building $name from $modver failed (is ${modver#*@} on the Go module proxy?)"
+  atomic_install "$w/$name.out" "$BIN/$name"
+  rm -rf "$w"
+}
+
+etcd() {
+  # go.etcd.io/etcd/server/v3 has replace directives, so it cannot be `go install`ed: a 3-line main
+  local w="$SRC/etcd"
+  rm -rf "$w" && mkdir -p "$w"
+  printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >"$w/main.go"
+  (cd "$w" && go mod init kubeproof.local/etcd >/dev/null 2>&1 && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
+     && go mod tidy && go build -trimpath -ldflags="-s -w" -o etcd.out .) || die "building etcd $ETCD_VERSION failed"
+  atomic_install "$w/etcd.out" "$BIN/etcd"
+  rm -rf "$w"
+}
+
+coredns() { gobuild coredns "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns; }
+flanneld() {
+  gobuild flanneld "github.com/flannel-io/flannel@$FLANNEL_VERSION" github.com/flannel-io/flannel \
+    "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION"
+}
+flannel_install_conf() {
+  gobuild flannel-install-conf "github.com/flannel-io/flannel@$FLANNEL_VERSION" github.com/flannel-io/flannel/cmd/install_conf
+}
+flannel_cni() {
+  gobuild flannel-cni "github.com/containernetworking/plugins@$CNI_PLUGINS_FLANNEL_VERSION" \
+    github.com/containernetworking/plugins/plugins/meta/flannel
+}
+local_path() {
+  gobuild local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION" \
+    github.com/rancher/local-path-provisioner "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION"
+}
+kind() { gobuild kind "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind; }
+
+agnhost() {
+  # agnhost lives in the k8s.io/kubernetes module: reuse the Kubernetes wrapper module's go.mod
+  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds agnhost)"
+  local w="$SRC/agnhost"
+  rm -rf "$w" && mkdir -p "$w" && cp "$SRC/kubernetes/go.mod" "$SRC/kubernetes/go.sum" "$w/"
+  sed -i 's#^module .*#module kubeproof.local/agnhost#' "$w/go.mod"
+  (cd "$w" && go get "k8s.io/kubernetes/test/images/agnhost@$KUBERNETES_VERSION" \
+     && go build -trimpath -ldflags="-s -w" -o agnhost.out k8s.io/kubernetes/test/images/agnhost)
+  atomic_install "$w/agnhost.out" "$BIN/agnhost"
+  rm -rf "$w"
+}
+
+pause() {
+  need gcc "apt-get install gcc libc6-dev (pause is C, from the k8s.io/kubernetes module)"
+  local v; v=$(grep -oE 'TAG \?= [0-9.]+' "$K8S_DIR/build/pause/Makefile" | awk '{print $3}')
+  [[ -n $v ]] || die "cannot read pause's TAG from $K8S_DIR/build/pause/Makefile"
+  gcc -Os -Wall -Werror -static -DVERSION="v$v-kubeproof" -o "$SRC/pause.out" "$K8S_DIR/build/pause/linux/pause.c"
+  atomic_install "$SRC/pause.out" "$BIN/pause"
+  rm -f "$SRC/pause.out"
+}
+
+[[ -d $K8S_DIR ]] || go mod download "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+  || die "k8s.io/kubernetes@$KUBERNETES_VERSION is not on the Go module proxy: check KUBERNETES_VERSION"
+STEPS_TOTAL=9
+step pause "$BIN/pause" pause
+step etcd "$BIN/etcd" etcd
+step coredns "$BIN/coredns" coredns
+step flanneld "$BIN/flanneld" flanneld
+step flannel-install-conf "$BIN/flannel-install-conf" flannel_install_conf
+step flannel-cni "$BIN/flannel-cni" flannel_cni
+step local-path-provisioner "$BIN/local-path-provisioner" local_path
+step kind "$BIN/kind" kind
+step agnhost "$BIN/agnhost" agnhost
+log "addon binaries ready in $BIN"

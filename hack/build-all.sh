@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One entry point for the offline cluster image: checks the inputs first (pins, Go, Docker, disk),
+# then runs every build stage. Each stage caches its artefacts, so a warm run only verifies.
+source "$(dirname "$0")/lib/common.sh"
+check_pins
+go_toolchain_check
+docker_check
+[[ $(id -u) == 0 ]] || die "building root filesystems (debootstrap, chroot) needs root: run as root"
+disk_check "${KUBEPROOF_MIN_FREE_GIB:-15}"
+t0=$(date +%s)
+for stage in build-kubernetes build-rootfs build-addons build-images build-node-image; do
+  s=$(date +%s)
+  "$HACK_DIR/$stage.sh"
+  log "== $stage: $(( $(date +%s) - s ))s"
+done
+log "== all done in $(( $(date +%s) - t0 ))s: node image kubeproof/node:$KUBERNETES_VERSION, kind $BIN/kind, kubectl $BIN/kubectl"

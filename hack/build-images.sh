@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Docker images from the cached rootfs tarballs and binaries, with no registry: the Kubernetes
+# component images under the names kubeadm expects, the add-ons (flannel, local-path) and the
+# workload images named in manifests/images.yaml. Each image carries a label hashing its inputs,
+# so a warm run only compares labels.
+source "$(dirname "$0")/lib/common.sh"
+docker_check
+ROOTFS="$CACHE/rootfs"
+export DOCKER_BUILDKIT=0  # the classic builder works offline with FROM scratch and local images
+
+# img TAG DOCKERFILE [FILE...]: build TAG from DOCKERFILE with FILEs (by basename) in the context,
+# unless TAG already carries the same input hash
+img() {
+  local tag="$1" df="$2"; shift 2
+  local base h f
+  base=$(awk '/^FROM / && $2 != "scratch" {print $2}' <<<"$df")
+  h=$( { echo "$df"; for f in "$@"; do stat -Lc '%n %s %Y' "$f"; done
+         [[ -z $base ]] || docker image inspect -f '{{.Id}}' "$base"; } | sha256sum | cut -c1-16)
+  if [[ $(image_input "$tag") == "$h" ]]; then log "image $tag: up to date"; return 0; fi
+  local ctx; ctx=$(mktemp -d)
+  for f in "$@"; do cp -L "$f" "$ctx/"; done
+  printf '%s\nLABEL kubeproof.input=%s\n' "$df" "$h" >"$ctx/Dockerfile"
+  docker build -q -t "$tag" "$ctx" >/dev/null || { rm -rf "$ctx"; die "docker build of $tag failed"; }
+  rm -rf "$ctx"
+  log "image $tag: built"
+}
+
+# rootfs_img TAG TARBALL DOCKERFILE-LINES: docker import TARBALL, then apply the config lines
+rootfs_img() {
+  local tag="$1" tar="$ROOTFS/$2.tar" lines="$3"
+  [[ -f $tar ]] || die "$tar missing: run hack/build-rootfs.sh"
+  local tmp="kubeproof/rootfs-import:$2"
+  local h; h=$( { stat -c '%n %s %Y' "$tar"; echo "$lines"; } | sha256sum | cut -c1-16)
+  if [[ $(image_input "$tag") == "$h" ]]; then log "image $tag: up to date"; return 0; fi
+  docker import "$tar" "$tmp" >/dev/null
+  local ctx; ctx=$(mktemp -d)
+  printf 'FROM %s\n%s\nLABEL kubeproof.input=%s\n' "$tmp" "$lines" "$h" >"$ctx/Dockerfile"
+  docker build -q -t "$tag" "$ctx" >/dev/null || die "docker build of $tag failed"
+  docker rmi "$tmp" >/dev/null; rm -rf "$ctx"
+  log "image $tag: built from $2.tar"
+}
+
+bin() { [[ -x $BIN/$1 ]] || die "$BIN/$1 missing: run hack/build-kubernetes.sh and hack/build-addons.sh"; echo "$BIN/$1"; }
+
+AGNHOST=$(images_yaml offline agnhost); BUSYBOX=$(images_yaml offline busybox); NGINX=$(images_yaml offline nginx)
+[[ -n $AGNHOST && -n $BUSYBOX && -n $NGINX ]] || die "manifests/images.yaml lacks offline agnhost/busybox/nginx"
+NET=kubeproof/debian-net:$DEBIAN_SUITE
+PATH_ENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+rootfs_img "$NET" debian-net "CMD [\"bash\"]"
+rootfs_img "$BUSYBOX" busybox "$PATH_ENV
+CMD [\"sh\"]"
+rootfs_img "$NGINX" nginx "EXPOSE 80
+STOPSIGNAL SIGQUIT
+CMD [\"nginx\", \"-g\", \"daemon off;\"]"
+
+# component images: exactly the names `kubeadm config images list` prints for this version
+while read -r ref; do
+  name=${ref##*/}; name=${name%%:*}
+  case $name in
+    kube-proxy) img "$ref" "FROM $NET
+COPY kube-proxy /usr/local/bin/kube-proxy" "$(bin kube-proxy)" ;;
+    kube-*) img "$ref" "FROM scratch
+$PATH_ENV
+COPY $name /usr/local/bin/$name
+ENTRYPOINT [\"/usr/local/bin/$name\"]" "$(bin "$name")" ;;
+    etcd) img "$ref" "FROM scratch
+$PATH_ENV
+COPY etcd /usr/local/bin/etcd
+CMD [\"/usr/local/bin/etcd\"]" "$(bin etcd)" ;;
+    coredns) img "$ref" "FROM scratch
+COPY coredns /coredns
+EXPOSE 53 53/udp
+ENTRYPOINT [\"/coredns\"]" "$(bin coredns)" ;;
+    pause) img "$ref" "FROM scratch
+COPY pause /pause
+USER 65535:65535
+ENTRYPOINT [\"/pause\"]" "$(bin pause)" ;;
+    *) die "kubeadm asks for an image this script does not know how to build: $ref" ;;
+  esac
+done < <("$(bin kubeadm)" config images list --kubernetes-version "$KUBERNETES_VERSION")
+
+# add-ons: the CNI (flannel) and the default storage (local-path-provisioner, helper = busybox)
+img "kubeproof/flannel:$FLANNEL_VERSION" "FROM $NET
+COPY flanneld flannel-install-conf /opt/bin/
+RUN mv /opt/bin/flannel-install-conf /opt/bin/install-conf
+ENTRYPOINT [\"/opt/bin/flanneld\"]" "$(bin flanneld)" "$(bin flannel-install-conf)"
+img "kubeproof/flannel-cni-plugin:$CNI_PLUGINS_FLANNEL_VERSION" "FROM $BUSYBOX
+COPY flannel-cni /flannel" "$(bin flannel-cni)"
+img "kubeproof/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" "FROM $BUSYBOX
+COPY local-path-provisioner /usr/local/bin/local-path-provisioner
+ENTRYPOINT [\"/usr/local/bin/local-path-provisioner\"]" "$(bin local-path-provisioner)"
+
+# agnhost as upstream's image has it (entrypoint, porter certs, users), on Debian instead of Alpine
+PORTER="$(go env GOMODCACHE)/k8s.io/kubernetes@$KUBERNETES_VERSION/test/images/agnhost/porter"
+img "$AGNHOST" "FROM $NET
+COPY agnhost localhost.crt localhost.key /
+RUN ln -s agnhost /agnhost-2 && mkdir /uploads \\
+ && useradd -u 1000 user-defined-in-image && groupadd -g 50000 group-defined-in-image \\
+ && usermod -aG group-defined-in-image user-defined-in-image
+EXPOSE 80 8080 8081 9376 5000
+ENTRYPOINT [\"/agnhost\"]
+CMD [\"pause\"]" "$(bin agnhost)" "$PORTER/localhost.crt" "$PORTER/localhost.key"
+log "images ready"
