@@ -1,0 +1,90 @@
+"""A hostPort and a NodePort Service on the same port number (seed 001, 2021-07-12~18, 「k8s hostPort」
+特征 §4): the API accepts both, neither holds a socket, and which one answers depends on the order in
+which portmap's and kube-proxy's DNAT run, i.e. on the kube-proxy mode.
+Sources: kubernetes/kubernetes PR 108496 (kube-proxy port opener removed, 1.24); containernetworking/
+plugins commit 9fab520c (portmap appends its PREROUTING jump, v0.8.0); kube-proxy EnsureRule(Prepend)."""
+from collections import Counter
+
+import pytest
+
+from fixtures.node_network import http_get, nat_rules, netfilter_snapshot, node_ip, tcp_listeners
+from fixtures.placement import schedulable_nodes
+from fixtures.polling import eventually
+from fixtures.probes import ready_pods
+from fixtures.reporting import attach_text, step
+
+pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(node_access=True, images=["agnhost"])]
+
+SERVICE, HOSTPORT_POD = "svc-web", "hostport-web"
+# requests made to see who answers: each is a new connection, so conntrack pins nothing
+SAMPLES = 20
+# The document says the hostPort pod answers. What each kube-proxy mode really does, and why:
+EXPECTED_WINNER = {
+    "iptables": (SERVICE, "kube-proxy prepends -j KUBE-SERVICES to nat PREROUTING; portmap (CNI plugins >= 0.8.0) "
+                          "appends -j CNI-HOSTPORT-DNAT, so the NodePort DNAT runs first"),
+    "nftables": (SERVICE, "TO BE MEASURED"),
+}
+
+
+def _ready(cluster, namespace: str, app: str, timeouts) -> None:
+    eventually(lambda: ready_pods(cluster, namespace, f"app={app}"), until=lambda pods: len(pods) == 1,
+               timeout=timeouts.pod_start, interval=timeouts.interval, desc=f"pod {app} Ready")
+
+
+def _node_port(cluster, namespace: str) -> int:
+    return cluster.core.read_namespaced_service(SERVICE, namespace).spec.ports[0].node_port
+
+
+@pytest.mark.claim("S001-14")
+@pytest.mark.requires(multinode=True)
+def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns, cluster, timeouts, server_version):
+    """The document: a NodePort can be created on a port a pod uses as hostPort, "and the listening port
+    also appears". The API does accept both; since kube-proxy's port opener was removed (1.24, PR 108496)
+    no node listens on a NodePort any more."""
+    node, other = schedulable_nodes(cluster)[:2]
+    with step("Given a NodePort Service whose nodePort P the API server allocated"):
+        ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)
+        port = _node_port(cluster, ns.name)
+        _ready(cluster, ns.name, SERVICE, timeouts)
+    with step(f"When a pod on {node} claims hostPort {port} too"):
+        ns.apply("networking/hostport/server.yaml", name=HOSTPORT_POD, node=node, host_port=port)
+        _ready(cluster, ns.name, HOSTPORT_POD, timeouts)
+    with step(f"Then kube-proxy serves NodePort {port} (on {other}, which has no hostPort pod)"):
+        ip = node_ip(cluster, other)
+        eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVICE, timeout=timeouts.network_programming,
+                   interval=timeouts.interval, desc=f"{ip}:{port} answered by {SERVICE}")
+    listening_expected = server_version < (1, 24)
+    with step(f"And port {port} has {'a' if listening_expected else 'no'} listening socket on {node} or {other} "
+              f"(Kubernetes {'.'.join(map(str, server_version))}; port opener removed in 1.24)"):
+        found = {n: tcp_listeners(cluster, n, port) for n in (node, other)}
+        assert all(bool(v) == listening_expected for v in found.values()), f"ss -ltnH 'sport = :{port}': {found}"
+
+
+@pytest.mark.claim("S001-11")
+@pytest.mark.slow
+@pytest.mark.parametrize("kube_proxy_mode", ["iptables", "nftables"])
+def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kube_proxy_mode, kube_proxy_ns, timeouts):
+    """The document: hostPort DNAT rules are inserted before KUBE-SERVICES, so a request to <nodeIP>:P
+    reaches the hostPort pod even when P is also a Service's NodePort. Measured per kube-proxy mode; the
+    expected winner and its reason are in EXPECTED_WINNER."""
+    ns, mode, cluster = kube_proxy_ns, kube_proxy_mode, kube_proxy_ns.cluster
+    node = schedulable_nodes(cluster)[0]
+    ip = node_ip(cluster, node)
+    winner, why = EXPECTED_WINNER[mode]
+    with step(f"Given a NodePort Service {SERVICE} answering at {ip}:P (kube-proxy {mode} has programmed it on {node})"):
+        ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)
+        port = _node_port(cluster, ns.name)
+        _ready(cluster, ns.name, SERVICE, timeouts)
+        eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVICE, timeout=timeouts.network_programming,
+                   interval=timeouts.interval, desc=f"{ip}:{port} answered by {SERVICE}")
+    with step(f"And a pod {HOSTPORT_POD} on {node} with hostPort {port}, its portmap DNAT in place"):
+        ns.apply("networking/hostport/server.yaml", name=HOSTPORT_POD, node=node, host_port=port)
+        _ready(cluster, ns.name, HOSTPORT_POD, timeouts)
+        pod_ip = cluster.core.read_namespaced_pod(HOSTPORT_POD, ns.name).status.pod_ip
+        rules = nat_rules(cluster, node, port)
+        assert any(f"--to-destination {pod_ip}:8080" in r for r in rules), f"no portmap DNAT to {pod_ip}:8080: {rules}"
+        attach_text(f"netfilter on {node} (kube-proxy {mode})", netfilter_snapshot(cluster, node))
+    with step(f"When {SAMPLES} new connections are made to {ip}:{port} from outside the cluster"):
+        answers = Counter(str(http_get(ip, port)) for _ in range(SAMPLES))
+    with step(f"Then every one is answered by {winner} ({mode}: {why})"):
+        assert answers == Counter({winner: SAMPLES}), f"kube-proxy {mode}: answers from {ip}:{port}: {dict(answers)}"
