@@ -1,0 +1,70 @@
+"""Sidecar injection is a synchronous mutating admission webhook (seed 002 「sidecar injector」, 「自动注入实现」).
+
+Seed 002 describes injection by an Initializer (envoy-initializer, a controller looping over new pods);
+Initializers were removed in Kubernetes 1.14 and Istio injects inside the create request instead.
+"""
+import pytest
+from kubernetes.client import ApiException
+
+from fixtures.addons.istio import INJECTION_LABEL, NAMESPACE
+from fixtures.addons.istio_layout import layout
+from fixtures.polling import consistently
+from fixtures.reporting import step
+
+pytestmark = [pytest.mark.area("istio"), pytest.mark.requires(istio=True, images=["busybox"])]
+
+
+@pytest.mark.claim("S002-255", "S002-252")
+def test_create_response_already_carries_the_sidecar_when_the_namespace_is_labelled(mesh_ns, cluster):
+    """The POST that creates a pod returns it already injected: a webhook, not an initializer loop, does it."""
+    with step("Given the injection webhook configuration and no Initializer API"):
+        webhooks = cluster.kubectl("get", "mutatingwebhookconfigurations", "-o", "name").stdout.split()
+        assert "mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-revision-tag-default" in webhooks, webhooks
+        resources = cluster.kubectl("api-resources", "--api-group=admissionregistration.k8s.io", "-o", "name").stdout.split()
+        assert not [r for r in resources if r.startswith("initializerconfigurations")], resources
+    with step("When a pod is created in the labelled namespace"):
+        created = mesh_ns.apply("istio/injection/pod.yaml", name="sync")[0].to_dict()
+    with step("Then the create response itself contains istio-proxy and the injection status annotation"):
+        got = layout(created)
+        assert got.proxy_where != "absent", got
+        assert got.status.get("revision"), got.annotations
+    with step("And the template the webhook renders lives in ConfigMap istio-system/istio-sidecar-injector"):
+        cm = cluster.core.read_namespaced_config_map("istio-sidecar-injector", NAMESPACE)
+        assert {"config", "values"} <= set(cm.data or {}), sorted(cm.data or {})
+
+
+@pytest.mark.claim("S002-252")
+def test_pod_is_not_injected_when_labelled_sidecar_inject_false(mesh_ns):
+    """The pod label sidecar.istio.io/inject: "false" opts a pod out inside an injected namespace."""
+    with step("Given an injection-labelled namespace, when a pod labelled inject=false is created"):
+        got = layout(mesh_ns.apply("istio/injection/pod-opt-out.yaml", name="optout")[0].to_dict())
+    with step("Then it has no istio-proxy and no traffic-capture init container"):
+        assert got.proxy_where == "absent" and got.init == [] and not got.status, got
+
+
+@pytest.mark.claim("S002-252")
+def test_existing_pod_is_not_mutated_when_its_namespace_is_labelled_later(mesh_ns, cluster, timeouts):
+    """Injection happens only at pod creation: labelling a namespace leaves running pods plain until recreated."""
+    with step("Given a namespace without the injection label and a pod created there"):
+        cluster.core.patch_namespace(mesh_ns.name, {"metadata": {"labels": {INJECTION_LABEL: None}}})
+        pod = layout(mesh_ns.apply("istio/injection/pod.yaml", name="before")[0].to_dict())
+        assert pod.proxy_where == "absent", pod
+    with step("When the namespace is labelled istio-injection=enabled"):
+        cluster.core.patch_namespace(mesh_ns.name, {"metadata": {"labels": {INJECTION_LABEL: "enabled"}}})
+    with step("Then the existing pod stays without a sidecar"):
+        consistently(lambda: layout(cluster.core.read_namespaced_pod("before", mesh_ns.name)).proxy_where,
+                     holds=lambda where: where == "absent", duration=timeouts.short_hold, interval=timeouts.interval,
+                     desc="pre-existing pod stays uninjected")
+    with step("And a pod created now is injected"):
+        assert layout(mesh_ns.apply("istio/injection/pod.yaml", name="after")[0].to_dict()).proxy_where != "absent"
+
+
+@pytest.mark.claim("S002-252")
+def test_pod_is_refused_at_admission_when_its_interception_mode_annotation_is_invalid(mesh_ns):
+    """The injector validates its annotations: an unknown interception mode makes the webhook deny the pod."""
+    with step("When a pod annotated sidecar.istio.io/interceptionMode: BOGUS is created"):
+        with pytest.raises(ApiException) as denied:
+            mesh_ns.apply("istio/injection/pod-bad-annotation.yaml", name="bogus", mode="BOGUS")
+    with step("Then the API server answers with the webhook's denial naming the annotation"):
+        body = str(denied.value.body)
+        assert "sidecar-injector.istio.io" in body and "interceptionMode" in body, body[:800]
