@@ -9,6 +9,7 @@ Everything here is read from pod specs the real istiod webhook produced, whateve
 import pytest
 
 from fixtures.addons.istio_layout import PROXY, layout
+from fixtures.polling import eventually
 from fixtures.reporting import attach_text, step
 
 pytestmark = [pytest.mark.area("istio"), pytest.mark.requires(istio=True, images=["busybox"])]
@@ -103,3 +104,20 @@ def test_traffic_capture_is_an_istio_init_container_with_net_admin_when_istio_cn
         assert args[args.index("-u") + 1] == "1337", args
     with step("And it holds NET_ADMIN and NET_RAW only when it applies the rules itself"):
         assert (set(got.init_caps[name]) >= {"NET_ADMIN", "NET_RAW"}) != cni, got.init_caps
+
+
+@pytest.mark.claim("S000-26", "S000-24", "S000-25")
+@pytest.mark.requires(istio_proxy=True)
+@pytest.mark.parametrize("native", ["false", "true"])
+def test_app_starts_only_after_the_proxy_has_started_when_hold_is_set(mesh_ns, cluster, timeouts, native):
+    """With hold (postStart `pilot-agent wait`) or a native sidecar, the kubelet starts the app after istio-proxy."""
+    with step(f"Given a pod with holdApplicationUntilProxyStarts and nativeSidecar={native}"):
+        mesh_ns.apply("istio/injection/pod-annotated.yaml", name="order", native=native, hold="true")
+    with step("When the pod becomes Ready"):
+        pod = eventually(lambda: cluster.core.read_namespaced_pod("order", mesh_ns.name),
+                         until=lambda p: any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
+                         timeout=timeouts.pod_start, interval=timeouts.interval, desc="the injected pod Ready")
+    with step("Then istio-proxy started no later than app and helper"):
+        statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+        started = {s.name: s.state.running.started_at for s in statuses if s.state and s.state.running}
+        assert PROXY in started and all(started[PROXY] <= started[c] for c in ("app", "helper")), started
