@@ -29,14 +29,25 @@ def colocated_app(ns, cluster, timeouts):
     cluster.core.patch_node(first, {"spec": {"unschedulable": False}})  # drain leaves it cordoned
 
 
+@pytest.fixture
+def budget(ns, cluster, timeouts):
+    """Apply a PDB manifest for the app and wait until the controller allows `allowed` disruptions."""
+
+    def apply(manifest: str, allowed: int, **params):
+        with step(f"Given a PDB ({params}) that allows {allowed} disruption(s)"):
+            ns.apply(f"policy/pdb-eviction/{manifest}", name=APP, **params)
+            eventually(lambda: pdb_status(cluster, ns.name, APP), until=pdb_settled(healthy=2, allowed=allowed),
+                       timeout=timeouts.controller_sync, interval=timeouts.interval, desc=f"PDB allows {allowed}")
+
+    return apply
+
+
 @pytest.mark.claim("S000-49", "S000-52")
 @pytest.mark.slow
-def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, colocated_app, timeouts):
+def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, colocated_app, budget, timeouts):
     """With maxUnavailable: 1, a drain evicts one replica, waits for its replacement to be Ready, then the next."""
     node = colocated_app
-    ns.apply("policy/pdb-eviction/pdb-max-unavailable.yaml", name=APP, max_unavailable=1)
-    eventually(lambda: pdb_status(cluster, ns.name, APP), until=pdb_settled(healthy=2, allowed=1),
-               timeout=timeouts.controller_sync, interval=timeouts.interval, desc="PDB allows 1 disruption")
+    budget("pdb-max-unavailable.yaml", allowed=1, max_unavailable=1)
     with step(f"When {node} is drained"):
         result, samples = observe_during(lambda: drain(cluster, node, SELECTOR, timeouts.drain),
                                          lambda: len(ready_pods(cluster, ns.name, SELECTOR)), interval=timeouts.interval)
@@ -54,12 +65,10 @@ def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, c
 
 @pytest.mark.claim("S000-52")
 @pytest.mark.slow
-def test_drain_blocks_and_evicts_nothing_when_min_available_equals_replicas(ns, cluster, colocated_app, timeouts):
+def test_drain_blocks_and_evicts_nothing_when_min_available_equals_replicas(ns, cluster, colocated_app, budget, timeouts):
     """A PDB with minAvailable equal to the replica count never allows a disruption, so a drain times out."""
     node = colocated_app
-    ns.apply("policy/pdb-eviction/pdb-min-available.yaml", name=APP, min_available=2)
-    eventually(lambda: pdb_status(cluster, ns.name, APP), until=pdb_settled(healthy=2, allowed=0),
-               timeout=timeouts.controller_sync, interval=timeouts.interval, desc="PDB allows 0 disruptions")
+    budget("pdb-min-available.yaml", allowed=0, min_available=2)
     with step(f"When {node} is drained with a {timeouts.drain_blocked:.0f}s timeout"):
         result = drain(cluster, node, SELECTOR, timeout=timeouts.drain_blocked)
     with step("Then the drain fails, refused by the disruption budget"):
