@@ -105,3 +105,35 @@ def test_injection_labels_per_revision():
 ])
 def test_native_sidecars_follow_env_version_and_kubelets(env, version, kubelets, want):
     assert istio.native_sidecars(env, version, kubelets) is want
+
+
+def test_preflight_refuses_an_unknown_requested_version_before_any_cluster_work(monkeypatch):
+    from fixtures.addon_registry import AddonError
+    from fixtures.addons import istio_fixtures
+
+    monkeypatch.setitem(istio_fixtures._REQUESTED, "version", "1.27.3")
+    settings = NS(with_istio=False, provider="kind", images="offline")
+    with pytest.raises(AddonError, match=r"Istio 1\.27\.3 is unknown to this checkout"):
+        istio_fixtures.preflight(settings)
+
+
+def test_preflight_names_the_build_target_when_istioctl_is_missing(monkeypatch, tmp_path):
+    from fixtures.addons import istio_fixtures
+
+    monkeypatch.setenv("KUBEPROOF_CACHE", str(tmp_path))
+    monkeypatch.setitem(istio_fixtures._REQUESTED, "version", None)
+    with pytest.raises(IstioError, match=r"istioctl for Istio .* is not built .*: run `make istio-image`"):
+        istio_fixtures.preflight(NS(with_istio=True, provider="kind", images="offline"))
+
+
+def test_release_leaves_istio_alone_unless_this_run_installed_it_on_a_surviving_cluster(monkeypatch):
+    from fixtures.addons import istio_fixtures, istio_install
+
+    calls = []
+    monkeypatch.setattr(istio_install, "uninstall", lambda *a: calls.append(a))
+    for state, deleted, want in [({"installed_by_run": False}, False, 0), ({"installed_by_run": True}, True, 0),
+                                 (None, False, 0), ({"installed_by_run": True}, False, 1)]:
+        calls.clear()
+        monkeypatch.setattr(istio_fixtures.runstate, "read", lambda name, s=state: s)
+        istio_fixtures.release("cluster", NS(), NS(), deleted)
+        assert len(calls) == want, (state, deleted)
