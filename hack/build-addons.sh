@@ -14,7 +14,7 @@ mkdir -p "$SRC"
 gobuild() {
   local name="$1" modver="$2" pkg="$3" ld="${4:-}" w="$SRC/$1"
   rm -rf "$w" && mkdir -p "$w"
-  (cd "$w" && go mod init "kubeproof.local/$name" >/dev/null 2>&1 && go get "$modver" && go get "$pkg@${modver#*@}" \
+  (cd "$w" && go mod init "kubeproof.local/$name" >/dev/null 2>&1 && go get "$pkg@${modver#*@}" \
      && go build -trimpath -ldflags="-s -w $ld" -o "$w/$name.out" "$pkg") \
     || die "building $name from $modver failed (is ${modver#*@} on the Go module proxy?)"
   atomic_install "$w/$name.out" "$BIN/$name"
@@ -34,8 +34,18 @@ etcd() {
 
 coredns() { gobuild coredns "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns; }
 flanneld() {
-  gobuild flanneld "github.com/flannel-io/flannel@$FLANNEL_VERSION" github.com/flannel-io/flannel \
-    "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION"
+  # flannel's main.go links every backend: tencentvpc's SDK is not on the Go module proxy and udp
+  # needs cgo, so build that main.go (from the module cache) without them. We use vxlan.
+  local w="$SRC/flanneld" dir
+  rm -rf "$w" && mkdir -p "$w"
+  dir=$(go mod download -json "github.com/flannel-io/flannel@$FLANNEL_VERSION" | jq -r '.Dir // empty')
+  [[ -n $dir ]] || die "github.com/flannel-io/flannel@$FLANNEL_VERSION is not on the Go module proxy"
+  grep -vE 'flannel/pkg/backend/(tencentvpc|udp)"' "$dir/main.go" >"$w/main.go"
+  (cd "$w" && go mod init kubeproof.local/flanneld >/dev/null 2>&1 \
+     && go mod edit -require="github.com/flannel-io/flannel@$FLANNEL_VERSION" && go mod tidy && go build -trimpath -o flanneld.out \
+     -ldflags="-s -w -X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION" .) || die "building flanneld failed"
+  atomic_install "$w/flanneld.out" "$BIN/flanneld"
+  rm -rf "$w"
 }
 flannel_install_conf() {
   gobuild flannel-install-conf "github.com/flannel-io/flannel@$FLANNEL_VERSION" github.com/flannel-io/flannel/cmd/install_conf

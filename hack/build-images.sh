@@ -20,7 +20,7 @@ img() {
   local ctx; ctx=$(mktemp -d)
   for f in "$@"; do cp -L "$f" "$ctx/"; done
   printf '%s\nLABEL kubeproof.input=%s\n' "$df" "$h" >"$ctx/Dockerfile"
-  docker build -q -t "$tag" "$ctx" >/dev/null || { rm -rf "$ctx"; die "docker build of $tag failed"; }
+  dbuild "$tag" "$ctx"
   rm -rf "$ctx"
   log "image $tag: built"
 }
@@ -35,12 +35,22 @@ rootfs_img() {
   docker import "$tar" "$tmp" >/dev/null
   local ctx; ctx=$(mktemp -d)
   printf 'FROM %s\n%s\nLABEL kubeproof.input=%s\n' "$tmp" "$lines" "$h" >"$ctx/Dockerfile"
-  docker build -q -t "$tag" "$ctx" >/dev/null || die "docker build of $tag failed"
+  dbuild "$tag" "$ctx"
   docker rmi "$tmp" >/dev/null; rm -rf "$ctx"
   log "image $tag: built from $2.tar"
 }
 
-bin() { [[ -x $BIN/$1 ]] || die "$BIN/$1 missing: run hack/build-kubernetes.sh and hack/build-addons.sh"; echo "$BIN/$1"; }
+bin() { echo "$BIN/$1"; }
+for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm etcd coredns pause \
+         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost; do
+  [[ -x $BIN/$b ]] || die "$BIN/$b missing: run hack/build-kubernetes.sh and hack/build-addons.sh (or make cluster-image)"
+done
+mkdir -p "$LOGS"
+BUILD_LOG="$LOGS/docker-build.log"
+# dbuild TAG CONTEXT: a quiet classic build; its output goes to $BUILD_LOG, shown on failure
+dbuild() {
+  docker build -q -t "$1" "$2" >>"$BUILD_LOG" 2>&1 || { tail -n 20 "$BUILD_LOG" >&2; die "docker build of $1 failed (log $BUILD_LOG)"; }
+}
 
 AGNHOST=$(images_yaml offline agnhost); BUSYBOX=$(images_yaml offline busybox); NGINX=$(images_yaml offline nginx)
 [[ -n $AGNHOST && -n $BUSYBOX && -n $NGINX ]] || die "manifests/images.yaml lacks offline agnhost/busybox/nginx"

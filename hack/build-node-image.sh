@@ -78,7 +78,8 @@ build() {
   done
   docker commit --change "$ENTRY" --change 'ENV container=docker' "$cid" "$tmp" >/dev/null
   # docker 20.10's commit rejects STOPSIGNAL: a two-line classic build adds it and the input label
-  printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL kubeproof.input=%s\n' "$tmp" "$1" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >/dev/null
+  printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL kubeproof.input=%s\n' "$tmp" "$1" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >>"$LOGS/docker-build.log" 2>&1 \
+    || die "tagging $NODE_IMAGE failed (log $LOGS/docker-build.log)"
   docker rmi "$tmp" "$base" >/dev/null
   rm -rf "$WORK"
 }

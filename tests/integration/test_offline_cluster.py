@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.polling import eventually
 
-from .conftest import CLUSTER_DIR, HOST_PORT, NET_NS, T, create_cluster, delete_cluster, kind_containers, offline_images, run
+from kindcluster import CLUSTER_DIR, HOST_PORT, NET_NS, T, create_cluster, delete_cluster, kind_containers, offline_images, run
 
 pytestmark = pytest.mark.integration
 
