@@ -68,8 +68,10 @@ build() {
     grep -q 'sandbox_image = \"$PAUSE\"' /etc/containerd/config.toml
     containerd >/tmp/containerd.log 2>&1 & pid=\$!
     for i in \$(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
-    ctr -n k8s.io images import --no-unpack --digests --all-platforms --label=io.cri-containerd.pinned=pinned /build/preload.tar
+    ctr -n k8s.io images import --no-unpack --digests --all-platforms /build/preload.tar
     ctr -n k8s.io images ls -q > /kind/images.txt
+    # pinned: the kubelet's image GC never removes them (Debian's ctr 1.6 import has no --label)
+    while read -r ref; do ctr -n k8s.io images label \"\$ref\" io.cri-containerd.pinned=pinned >/dev/null; done < /kind/images.txt
     kill \$pid; wait \$pid || true
     rm -rf /tmp/* /var/log/*.log"
   for i in "${PRELOAD[@]}"; do
@@ -80,6 +82,7 @@ build() {
   # docker 20.10's commit rejects STOPSIGNAL: a two-line classic build adds it and the input label
   printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL kubeproof.input=%s\n' "$tmp" "$1" | DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >>"$LOGS/docker-build.log" 2>&1 \
     || die "tagging $NODE_IMAGE failed (log $LOGS/docker-build.log)"
+  docker rm -f -v "$cid" >/dev/null
   docker rmi "$tmp" "$base" >/dev/null
   rm -rf "$WORK"
 }
