@@ -59,7 +59,7 @@ def test_short_name_resolves_to_the_istio_kind_when_used_with_kubectl(mesh_ns, c
 def test_invalid_virtualservice_is_denied_by_istiod_when_the_validation_webhook_serves(mesh_ns, cluster):
     """Galley's validation now lives in istiod: a schema-valid but semantically invalid VirtualService is denied."""
     with step("When a VirtualService with hosts ['*'] bound to the mesh is applied (server dry-run)"):
-        got = dry_run_apply(cluster, "istio/validation/vs-wildcard-mesh.yaml", mesh_ns.name)
+        got = dry_run_apply(cluster, "istio/validation/vs-wildcard-mesh.yaml", mesh_ns.name, name="wildcard")
     with step("Then istiod's validation webhook denies it, naming the rule"):
         assert not got.accepted and "validation.istio.io" in got.error and "wildcard host * is not allowed" in got.error, got
 
@@ -68,7 +68,7 @@ def test_invalid_virtualservice_is_denied_by_istiod_when_the_validation_webhook_
 def test_port_level_mtls_without_selector_is_rejected_by_the_api_server_when_applied(mesh_ns, cluster):
     """PeerAuthentication portLevelMtls needs a workload selector: the CRD's CEL rule refuses it before any webhook."""
     with step("When a namespace-wide PeerAuthentication with portLevelMtls is applied (server dry-run)"):
-        got = dry_run_apply(cluster, "istio/validation/pa-portlevel-no-selector.yaml", mesh_ns.name)
+        got = dry_run_apply(cluster, "istio/validation/pa-portlevel-no-selector.yaml", mesh_ns.name, name="port-level")
     with step("Then the API server rejects it with the CRD's message"):
         assert not got.accepted and "portLevelMtls requires selector" in got.error, got
 
