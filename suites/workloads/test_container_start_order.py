@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.area("workloads"), pytest.mark.requires(images=["busyb
 # Behaviour parameters (not timeouts): long enough to see, short enough for ~3 s per claim.
 HOOK_SECONDS = 2
 SHORT_HOOK_SECONDS = 0.3
-SIDECAR_READY_AFTER = 2
+SIDECAR_READY_AFTER = 1
 
 
 @pytest.mark.claim("S000-25")
@@ -72,9 +72,10 @@ def test_next_container_waits_for_the_post_start_hook_when_the_previous_containe
         held = events.at("start", "app") - events.at("hook-start", "proxy")
         assert held >= HOOK_SECONDS, f"app was held {held:.3f}s, less than the {HOOK_SECONDS} s hook:\n{events}"
 
-    with step("And 'control', after a container without a hook, was not held that long"):
+    with step("And 'control', after 'app' which has no hook, was held clearly less: the wait was the hook's"):
         gap = events.at("start", "control") - events.at("start", "app")
-        assert gap < HOOK_SECONDS, f"control started {gap:.3f}s after app although app has no hook:\n{events}"
+        assert gap < held - HOOK_SECONDS / 2, (
+            f"control waited {gap:.3f}s after app (no hook), about as long as app waited behind the hook ({held:.3f}s):\n{events}")
 
 
 def _container_states(cluster, namespace: str, pod: str) -> dict[str, dict]:
