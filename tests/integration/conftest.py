@@ -13,7 +13,7 @@ from fixtures.polling import eventually
 
 
 @pytest.fixture(scope="session")
-def tools() -> Tools:
+def offline_tools() -> Tools:
     cache = build_cache()
     kind, kubectl, image = cache.tool("kind"), cache.tool("kubectl"), offline_node_image()
     missing = [str(p) for p in (kind, kubectl) if not p.exists()]
@@ -25,24 +25,24 @@ def tools() -> Tools:
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
-def cluster(request, tools, tmp_path_factory) -> Cluster:
+def offline_cluster(request, offline_tools, tmp_path_factory) -> Cluster:
     """A three-node cluster per kube-proxy mode (tests run grouped by mode, one cluster at a time)."""
     mode = request.param
-    c = create_cluster(tools, f"kp-it-{mode}", CLUSTER_DIR / CONFIGS[mode], tmp_path_factory.mktemp(mode), 3)
+    c = create_cluster(offline_tools, f"kp-it-{mode}", CLUSTER_DIR / CONFIGS[mode], tmp_path_factory.mktemp(mode), 3)
     c.mode = mode
     yield c
     delete_cluster(c)
 
 
 @pytest.fixture(scope="module")
-def netpods(cluster) -> list[NetPod]:
+def offline_netpods(offline_cluster) -> list[NetPod]:
     """agnhost netexec on every node, Ready, behind a NodePort Service and a hostPort."""
-    cluster.apply("netcheck.yaml", namespace=NET_NS, agnhost=offline_images()["agnhost"], host_port=HOST_PORT)
+    offline_cluster.apply("netcheck.yaml", namespace=NET_NS, agnhost=offline_images()["agnhost"], host_port=HOST_PORT)
 
     def ready():
-        ds = cluster.get("ds", "-n", NET_NS, "netexec")["status"]
+        ds = offline_cluster.get("ds", "-n", NET_NS, "netexec")["status"]
         assert ds.get("desiredNumberScheduled") == 3 and ds.get("numberReady") == 3, ds
-        return cluster.get("pods", "-n", NET_NS, "-l", "app=netexec")["items"]
+        return offline_cluster.get("pods", "-n", NET_NS, "-l", "app=netexec")["items"]
 
     pods = eventually(ready, timeout=T.pod_start, desc="netexec Ready on all 3 nodes")
     return [NetPod(p["metadata"]["name"], p["status"]["podIP"], p["status"]["hostIP"], p["spec"]["nodeName"]) for p in pods]
