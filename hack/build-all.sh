@@ -2,8 +2,8 @@
 # One entry point for the offline cluster image: checks the inputs first (pins, Go, Docker, disk),
 # then runs every build stage. Each stage caches its artefacts, so a warm run only verifies.
 source "$(dirname "$0")/lib/common.sh"
-check_pins
 go_toolchain_check
+check_pins
 docker_check
 [[ $(id -u) == 0 ]] || die "building root filesystems (debootstrap, chroot) needs root: run as root"
 disk_check "${KUBEPROOF_MIN_FREE_GIB:-15}"
