@@ -22,7 +22,10 @@ SAMPLES = 20
 EXPECTED_WINNER = {
     "iptables": (SERVICE, "kube-proxy prepends -j KUBE-SERVICES to nat PREROUTING; portmap (CNI plugins >= 0.8.0) "
                           "appends -j CNI-HOSTPORT-DNAT, so the NodePort DNAT runs first"),
-    "nftables": (SERVICE, "TO BE MEASURED"),
+    "nftables": (SERVICE, "kube-proxy's nat-prerouting (table ip kube-proxy) and portmap's PREROUTING (iptables-nft, table "
+                          "ip nat) both hook prerouting at priority dstnat; the kernel runs equal-priority hooks newest "
+                          "first, and kube-proxy's table is newer than the nat PREROUTING chain kind's entrypoint creates "
+                          "at node boot. Order-dependent: where that chain is created after kube-proxy, hostPort wins"),
 }
 
 
