@@ -74,8 +74,7 @@ def test_headless_service_is_passthrough_and_clusterip_is_client_side_in_istiods
 def test_sidecar_client_reaches_plain_tcp_server_behind_headless_service_when_no_destinationrule_exists(mesh_ns, cluster, timeouts):
     """Auto-mTLS sends plain TCP to an endpoint without a sidecar: the document's bug is gone, no DestinationRule needed."""
     with step("Given a plain-TCP server behind a headless Service and a sidecar-injected client"):
-        mesh_ns.apply("istio/headless-mtls/server.yaml", server="redis")
-        mesh_ns.apply("istio/headless-mtls/client.yaml", name="client", target=_fqdn(mesh_ns, "redis"))
+        _server_and_client(mesh_ns)
     with step("Then the client reads the server's hostname through its sidecar"):
         _wait_reply(cluster, mesh_ns, timeouts, lambda line: line == "reply: redis")
 
@@ -85,8 +84,7 @@ def test_sidecar_client_reaches_plain_tcp_server_behind_headless_service_when_no
 def test_istio_mutual_breaks_and_tls_disable_restores_a_plain_tcp_server_behind_headless_service(mesh_ns, cluster, timeouts):
     """Forcing ISTIO_MUTUAL towards a server without a sidecar reproduces the document's failure; tls DISABLE fixes it."""
     with step("Given a working sidecar client and plain-TCP server behind a headless Service"):
-        mesh_ns.apply("istio/headless-mtls/server.yaml", server="redis")
-        mesh_ns.apply("istio/headless-mtls/client.yaml", name="client", target=_fqdn(mesh_ns, "redis"))
+        _server_and_client(mesh_ns)
         _wait_reply(cluster, mesh_ns, timeouts, lambda line: line == "reply: redis")
     with step("When a DestinationRule forces ISTIO_MUTUAL for the headless host"):
         mesh_ns.apply("istio/headless-mtls/destinationrule.yaml", name="redis", host=_fqdn(mesh_ns, "redis"), mode="ISTIO_MUTUAL")
@@ -103,8 +101,7 @@ def test_istio_mutual_breaks_and_tls_disable_restores_a_plain_tcp_server_behind_
 def test_proxy_cluster_is_original_dst_for_headless_and_eds_for_clusterip_when_the_client_has_a_sidecar(mesh_ns, cluster, timeouts):
     """In the client's Envoy, the headless Service's outbound cluster is ORIGINAL_DST, the ClusterIP one EDS."""
     with step("Given the server behind both Services and a sidecar-injected client"):
-        mesh_ns.apply("istio/headless-mtls/server.yaml", server="redis")
-        mesh_ns.apply("istio/headless-mtls/client.yaml", name="client", target=_fqdn(mesh_ns, "redis"))
+        _server_and_client(mesh_ns)
         _wait_reply(cluster, mesh_ns, timeouts, lambda line: line.startswith("reply:"))
     with step("Then istioctl proxy-config cluster reports ORIGINAL_DST and EDS respectively"):
         tools = Tools(Pinned.from_pins().cache_dir(cache_root()) / "bin" / "istioctl", "")
@@ -119,6 +116,12 @@ def test_proxy_cluster_is_original_dst_for_headless_and_eds_for_clusterip_when_t
 
         eventually(types, until=lambda got: got == {"redis": ["ORIGINAL_DST"], "redis-vip": ["EDS"]},
                    timeout=timeouts.network_programming, interval=timeouts.interval, desc="outbound cluster types")
+
+
+def _server_and_client(ns):
+    """The plain-TCP server "redis" (headless and ClusterIP Services) and the injected client reading it."""
+    ns.apply("istio/headless-mtls/server.yaml", server="redis")
+    ns.apply("istio/headless-mtls/client.yaml", name="client", target=_fqdn(ns, "redis"))
 
 
 def _wait_reply(cluster, ns, timeouts, ok):
