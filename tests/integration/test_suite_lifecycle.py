@@ -114,7 +114,7 @@ def test_a_failing_test_reports_diagnostics_and_still_removes_its_namespace(tmp_
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, out
     assert "kubeproof diagnostics" in out and "--- events" in out and "--- pods" in out
-    assert any("diagnostics: events" in f.read_text() for f in (tmp_path / "allure").glob("*-result.json"))
+    assert any("diagnostics (" in f.read_text() and "): events" in f.read_text() for f in (tmp_path / "allure").glob("*-result.json"))
     assert (tmp_path / "allure" / "environment.properties").read_text().count("server_version=v1.")
     eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
 
