@@ -1,5 +1,5 @@
 # Suite entry points (included from the Makefile).
-.PHONY: test selftest e2e bench report
+.PHONY: test selftest e2e bench report catalogue
 test: selftest e2e          ## the README's test command: self-tests, then the behaviour suites on a fresh kind cluster
 selftest:                   ## self-tests of the machinery (tests/), integration ones included
 	hack/selftest.sh
@@ -10,3 +10,5 @@ bench:                      ## the benchmark: the main job with -n 1 and -n 2, f
 	WORKERS=2 hack/e2e.sh; cp reports/bench.json reports/bench-n2.json
 report:                     ## render reports/allure-results into reports/allure-report
 	hack/render-report.sh
+catalogue:                  ## the suite as a specification: reports/catalogue.md (behaviours by area and claim)
+	.venv/bin/pytest suites --collect-only -q --catalogue reports/catalogue.md
