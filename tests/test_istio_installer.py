@@ -137,3 +137,11 @@ def test_release_leaves_istio_alone_unless_this_run_installed_it_on_a_surviving_
         monkeypatch.setattr(istio_fixtures.runstate, "read", lambda name, s=state: s)
         istio_fixtures.release("cluster", NS(), NS(), deleted)
         assert len(calls) == want, (state, deleted)
+
+
+def test_digest_pinned_and_unversioned_istiod_images_are_read_and_refused(pinned):
+    got = istio.describe_istiod(_deployment("docker.io/istio/pilot:1.28.0@sha256:abcdef"))
+    assert got.version == "1.28.0"
+    latest = istio.describe_istiod(_deployment("registry.istio.io/testing/pilot"))
+    with pytest.raises(IstioError, match="Istio latest .* is installed, but this checkout pins"):
+        istio.check_installed(latest, pinned)
