@@ -26,7 +26,7 @@ def test_containers_start_one_at_a_time_in_spec_order_when_a_pod_starts(ns, clus
 
     Claim: containers MUST start in the order they are defined, each only after the previous one
     (including its postStart hook) has started. The document calls this an implementation detail
-    that may break in future; it holds on every version tested.
+    that may break in future; it still holds (checked on v1.34).
     Source: seed 000; kubelet pkg/kubelet/kuberuntime/kuberuntime_manager.go (SyncPod, step 7).
     Since: always (not an API guarantee).
     """
