@@ -14,14 +14,16 @@ img() {
   local tag="$1" df="$2"; shift 2
   local base h f
   base=$(awk '/^FROM / && $2 != "scratch" {print $2}' <<<"$df")
-  h=$( { echo "$df"; for f in "$@"; do stat -Lc '%n %s %Y' "$f"; done
+  h=$( { echo "$df"; for f in "$@"; do echo "${f##*/} $(stat -Lc '%s %Y' "$f")"; done
          [[ -z $base ]] || docker image inspect -f '{{.Id}}' "$base"; } | sha256sum | cut -c1-16)
   if [[ $(image_input "$tag") == "$h" ]]; then log "image $tag: up to date"; return 0; fi
   local ctx; ctx=$(mktemp -d)
   for f in "$@"; do cp -L "$f" "$ctx/"; done
   printf '%s\nLABEL kubeproof.input=%s\n' "$df" "$h" >"$ctx/Dockerfile"
+  local prev; prev=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   dbuild "$tag" "$ctx"
   rm -rf "$ctx"
+  drop_previous "$tag" "$prev"
   log "image $tag: built"
 }
 
@@ -30,16 +32,23 @@ rootfs_img() {
   local tag="$1" tar="$ROOTFS/$2.tar" lines="$3"
   [[ -f $tar ]] || die "$tar missing: run hack/build-rootfs.sh"
   local tmp="kubeproof/rootfs-import:$2"
-  local h; h=$( { stat -c '%n %s %Y' "$tar"; echo "$lines"; } | sha256sum | cut -c1-16)
+  local h; h=$( { echo "${tar##*/} $(stat -c '%s %Y' "$tar")"; echo "$lines"; } | sha256sum | cut -c1-16)
   if [[ $(image_input "$tag") == "$h" ]]; then log "image $tag: up to date"; return 0; fi
+  local prev; prev=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   docker import "$tar" "$tmp" >/dev/null
   local ctx; ctx=$(mktemp -d)
   printf 'FROM %s\n%s\nLABEL kubeproof.input=%s\n' "$tmp" "$lines" "$h" >"$ctx/Dockerfile"
   dbuild "$tag" "$ctx"
   docker rmi "$tmp" >/dev/null; rm -rf "$ctx"
+  drop_previous "$tag" "$prev"
   log "image $tag: built from $2.tar"
 }
 
+# drop_previous TAG OLD-ID: remove the image TAG pointed to before a rebuild (kept while in use)
+drop_previous() {
+  [[ -n $2 && $2 != "$(docker image inspect -f '{{.Id}}' "$1")" ]] || return 0
+  docker rmi "$2" >/dev/null 2>&1 || true
+}
 bin() { echo "$BIN/$1"; }
 for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm etcd coredns pause \
          flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost; do

@@ -44,9 +44,14 @@ build_all() {
 }
 
 verify() {
+  local c out
   for c in "${COMPONENTS[@]}"; do
-    "$BIN/$c" --version 2>/dev/null | grep -q "$KUBERNETES_VERSION" || { [[ $c == kubectl ]] && "$BIN/kubectl" version --client | grep -q "$KUBERNETES_VERSION"; } \
-      || die "$BIN/$c does not report $KUBERNETES_VERSION"
+    case $c in
+      kubeadm) out=$("$BIN/kubeadm" version -o short 2>&1) ;;
+      kubectl) out=$("$BIN/kubectl" version --client 2>&1) ;;
+      *) out=$("$BIN/$c" --version 2>&1) ;;
+    esac
+    [[ $out == *"$KUBERNETES_VERSION"* ]] || die "$BIN/$c does not report $KUBERNETES_VERSION (got: ${out%%$'\n'*}); delete it and rerun"
   done
 }
 

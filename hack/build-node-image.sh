@@ -41,7 +41,10 @@ storage_manifest() {  # kind's default storage manifest (a Go constant in the ki
 }
 
 inputs() {  # everything the node image is made of
-  stat -c '%n %s %Y' "$ROOTFS/node.tar" "$BIN"/{kubeadm,kubelet,kubectl} "$0" "$HACK_DIR/lib/common.sh"
+  local f
+  for f in "$ROOTFS/node.tar" "$BIN"/{kubeadm,kubelet,kubectl} "$HACK_DIR/build-node-image.sh" "$HACK_DIR/lib/common.sh"; do
+    echo "${f##*/} $(stat -c '%s %Y' "$f")"
+  done
   for i in "${PRELOAD[@]}"; do echo "$i $(docker image inspect -f '{{.Id}}' "$i")"; done
   echo "$PAUSE $KIND_VERSION"
 }
@@ -93,6 +96,9 @@ if [[ $(image_input "$NODE_IMAGE") == "$h" ]]; then
   log "node image $NODE_IMAGE: up to date"
 else
   STEPS_TOTAL=1
+  old=$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE" 2>/dev/null || true)
   step node-image "" build "$h"
+  # the previous build, unless a node container still uses it
+  [[ -z $old ]] || docker rmi "$old" >/dev/null 2>&1 || true
   log "node image $NODE_IMAGE: built ($(docker image inspect -f '{{.Size}}' "$NODE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 fi
