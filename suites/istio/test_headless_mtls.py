@@ -13,8 +13,7 @@ import pytest
 import json
 
 from fixtures.addons import istio_debug
-from fixtures.addons.istio import Pinned
-from fixtures.addons.istio_install import Tools, cache_root, istioctl
+from fixtures.addons.istio_install import client_tools, istioctl
 from fixtures.polling import eventually
 from fixtures.reporting import step
 
@@ -104,7 +103,7 @@ def test_proxy_cluster_is_original_dst_for_headless_and_eds_for_clusterip_when_t
         _server_and_client(mesh_ns)
         _wait_reply(cluster, mesh_ns, timeouts, lambda line: line.startswith("reply:"))
     with step("Then istioctl proxy-config cluster reports ORIGINAL_DST and EDS respectively"):
-        tools = Tools(Pinned.from_pins().cache_dir(cache_root()) / "bin" / "istioctl", "")
+        tools = client_tools()
 
         def types():
             out = {}

@@ -4,10 +4,13 @@ Seed 002 describes injection by an Initializer (envoy-initializer, a controller 
 Initializers were removed in Kubernetes 1.14 and Istio injects inside the create request instead.
 """
 import pytest
+import yaml
 from kubernetes.client import ApiException
 
 from fixtures.addons.istio import INJECTION_LABEL, NAMESPACE
+from fixtures.addons.istio_install import client_tools, istioctl
 from fixtures.addons.istio_layout import layout
+from fixtures.manifests import render
 from fixtures.polling import consistently
 from fixtures.reporting import step
 
@@ -68,3 +71,19 @@ def test_pod_is_refused_at_admission_when_its_interception_mode_annotation_is_in
     with step("Then the API server answers with the webhook's denial naming the annotation"):
         body = str(denied.value.body)
         assert "sidecar-injector.istio.io" in body and "interceptionMode" in body, body[:800]
+
+
+@pytest.mark.claim("S000-04")
+def test_kube_inject_by_hand_gives_the_webhooks_layout_when_run_against_the_cluster(mesh_ns, cluster, images, tmp_path):
+    """`istioctl kube-inject` renders the same template and mesh config as the webhook: the same containers, in the same places."""
+    with step("Given the same plain pod, injected once by hand with istioctl kube-inject"):
+        pod = render("istio/injection/pod.yaml", name="by-hand", **{f"image_{r}": ref for r, ref in images.items()})[0]
+        pod["metadata"]["namespace"] = mesh_ns.name
+        (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+        out = istioctl(client_tools(), cluster, "kube-inject", "-f", str(tmp_path / "pod.yaml"), timeout=60).stdout
+        by_hand = layout(next(d for d in yaml.safe_load_all(out) if d))
+    with step("And once by the webhook, at creation"):
+        by_webhook = layout(mesh_ns.apply("istio/injection/pod.yaml", name="by-webhook")[0].to_dict())
+    with step("Then both put istio-proxy and the init containers in the same places"):
+        assert (by_hand.init, by_hand.containers, by_hand.proxy_where) == (by_webhook.init, by_webhook.containers, by_webhook.proxy_where), \
+            (by_hand, by_webhook)
