@@ -11,8 +11,8 @@ def tree(tmp_path, monkeypatch):
 
 
 def test_placeholders_are_filled_and_booleans_are_yaml(tree):
-    (tree / "m.yaml").write_text("kind: ConfigMap\nmetadata: {name: ${name}}\ndata: {on: '${flag}'}\n---\n")
-    assert manifests.render("m.yaml", name="x", flag=True) == [{"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"on": "true"}}]
+    (tree / "m.yaml").write_text("kind: ConfigMap\nmetadata: {name: ${name}}\ndata: {enabled: '${flag}'}\n---\n")
+    assert manifests.render("m.yaml", name="x", flag=True) == [{"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"enabled": "true"}}]
 
 
 def test_a_missing_value_names_the_placeholder_and_file(tree):
