@@ -9,6 +9,7 @@ Everything here is read from pod specs the real istiod webhook produced, whateve
 import pytest
 
 from fixtures.addons.istio_layout import PROXY, layout
+from fixtures.podexec import exec_in
 from fixtures.polling import eventually
 from fixtures.reporting import attach_text, step
 
@@ -114,10 +115,26 @@ def test_app_starts_only_after_the_proxy_has_started_when_hold_is_set(mesh_ns, c
     with step(f"Given a pod with holdApplicationUntilProxyStarts and nativeSidecar={native}"):
         mesh_ns.apply("istio/injection/pod-annotated.yaml", name="order", native=native, hold="true")
     with step("When the pod becomes Ready"):
-        pod = eventually(lambda: cluster.core.read_namespaced_pod("order", mesh_ns.name),
-                         until=lambda p: any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
-                         timeout=timeouts.pod_start, interval=timeouts.interval, desc="the injected pod Ready")
+        pod = _ready(cluster, mesh_ns, "order", timeouts)
     with step("Then istio-proxy started no later than app and helper"):
         statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
         started = {s.name: s.state.running.started_at for s in statuses if s.state and s.state.running}
         assert PROXY in started and all(started[PROXY] <= started[c] for c in ("app", "helper")), started
+
+
+@pytest.mark.claim("S000-22")
+@pytest.mark.requires(istio_proxy=True)
+def test_agent_readiness_endpoint_answers_200_from_the_app_container_when_the_proxy_is_configured(mesh_ns, cluster, timeouts):
+    """From any container of an injected pod, localhost:15020/healthz/ready answers 200 once the proxy has its xDS config."""
+    with step("Given an injected pod that became Ready"):
+        mesh_ns.apply("istio/injection/pod.yaml", name="ready")
+        _ready(cluster, mesh_ns, "ready", timeouts)
+    with step("Then GET localhost:15020/healthz/ready from the app container answers 200"):
+        got = exec_in(cluster, mesh_ns.name, "ready", "helper", ["wget", "-q", "-S", "-O", "/dev/null", "http://localhost:15020/healthz/ready"])
+        assert got.returncode == 0 and "200" in got.stderr, got
+
+
+def _ready(cluster, ns, name: str, timeouts):
+    return eventually(lambda: cluster.core.read_namespaced_pod(name, ns.name),
+                      until=lambda p: any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
+                      timeout=timeouts.pod_start, interval=timeouts.interval, desc=f"injected pod {name} Ready")
