@@ -10,7 +10,8 @@ import pytest
 
 from fixtures.polling import eventually
 
-from kindcluster import CLUSTER_DIR, HOST_PORT, NET_NS, T, create_cluster, delete_cluster, kind_containers, offline_images, run
+from kindcluster import (CLUSTER_DIR, HOST_PORT, NET_NS, T, create_cluster, delete_cluster, kind_containers,
+                         offline_images, run)
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +119,22 @@ def test_kind_delete_leaves_no_containers_networks_or_volumes_when_a_cluster_is_
     assert kind_containers(c.name) == []
     assert snapshot("volume") - volumes == set()
     assert snapshot("network") - networks - {kind_net} == set()
+
+
+def test_ingress_config_publishes_ports_80_and_443_of_the_ingress_ready_node_when_created(offline_tools, tmp_path):
+    """ingress.yaml labels its node ingress-ready=true and maps the node's ports 80/443 to the host."""
+    busy = [p for p in (80, 443) if f":{p} " in run("ss", "-Hltn").stdout]
+    if busy:
+        pytest.skip(f"host ports {busy} are already in use (another ingress cluster?): ingress.yaml needs them free")
+    c = create_cluster(offline_tools, "kp-it-ingress", CLUSTER_DIR / "ingress.yaml", tmp_path, 1)
+    try:
+        node = c.get("nodes")["items"][0]
+        assert node["metadata"]["labels"].get("ingress-ready") == "true"
+        c.apply("netcheck.yaml", namespace=NET_NS, agnhost=offline_images()["agnhost"], host_port="80")
+        got = eventually(lambda: http_get("http://127.0.0.1:80/hostname"), until=lambda n: n.startswith("netexec-"),
+                         retry_on=lambda e: isinstance(e, OSError), timeout=T.pod_start, desc="host port 80 -> node hostPort 80")
+        assert got.startswith("netexec-")
+        ports = run("docker", "port", f"{c.name}-control-plane").stdout
+        assert "443/tcp -> 0.0.0.0:443" in ports, ports
+    finally:
+        delete_cluster(c)
