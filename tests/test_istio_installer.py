@@ -145,3 +145,34 @@ def test_digest_pinned_and_unversioned_istiod_images_are_read_and_refused(pinned
     latest = istio.describe_istiod(_deployment("registry.istio.io/testing/pilot"))
     with pytest.raises(IstioError, match="Istio latest .* is installed, but this checkout pins"):
         istio.check_installed(latest, pinned)
+
+
+def test_proxy_is_runnable_only_when_on_a_node_or_from_an_upstream_hub():
+    from fixtures.addons.istio_fixtures import proxy_runnable
+
+    assert not proxy_runnable("kubeproof/proxyv2:1.31-dev", ["docker.io/kubeproof/pilot:1.31-dev"])
+    assert proxy_runnable("kubeproof/proxyv2:1.31-dev", ["docker.io/kubeproof/proxyv2:1.31-dev"])
+    assert proxy_runnable("docker.io/istio/proxyv2:1.31.0", [])
+
+
+def _pod_waiting(reason: str):
+    st = NS(name="discovery", image="docker.io/istio/pilot:1.31.0", state=NS(waiting=NS(reason=reason, message="no registry")))
+    return NS(metadata=NS(name="istiod-x"), status=NS(init_container_statuses=None, container_statuses=[st]))
+
+
+def test_install_ends_at_once_and_kills_istioctl_when_istiod_cannot_pull_its_image(tmp_path):
+    """No hang: istioctl would wait for readiness for minutes; an ErrImagePull ends the install within seconds."""
+    import time
+
+    from fixtures.addons import istio_install
+    from fixtures.timeouts import Timeouts
+
+    fake = tmp_path / "istioctl"
+    fake.write_text("#!/bin/sh\nexec sleep 300\n")
+    fake.chmod(0o755)
+    core = NS(list_namespaced_pod=lambda ns: NS(items=[_pod_waiting("ErrImagePull")]))
+    cluster = NS(kubeconfig=tmp_path / "kc", context=None, core=core)
+    t0 = time.monotonic()
+    with pytest.raises(IstioError, match=r"istiod cannot start: istiod-x/discovery image docker.io/istio/pilot:1.31.0: ErrImagePull"):
+        istio_install.run_install(istio_install.Tools(fake, ""), cluster, ["install"], Timeouts())
+    assert time.monotonic() - t0 < 10
