@@ -55,6 +55,10 @@ build() {
   cni_manifest >"$WORK/kind/manifests/default-cni.yaml"
   storage_manifest >"$WORK/kind/manifests/default-storage.yaml"
   grep -q 'kubeproof/local-path-provisioner' "$WORK/kind/manifests/default-storage.yaml" || die "storage manifest lacks our provisioner image"
+  # an upstream manifest change must not slip through: every image ours, CNI spec what the plugin speaks
+  ! grep -E 'image: ' "$WORK/kind/manifests/default-cni.yaml" | grep -vq 'image: kubeproof/' \
+    && grep -q '"cniVersion": "0.4.0"' "$WORK/kind/manifests/default-cni.yaml" \
+    || die "flannel $FLANNEL_VERSION's kube-flannel.yml changed shape: adapt cni_manifest in $0"
   echo "$KUBERNETES_VERSION" >"$WORK/kind/version"
   log "saving ${#PRELOAD[@]} images for preloading"
   docker save -o "$WORK/preload.tar" "${PRELOAD[@]}"
