@@ -6,10 +6,11 @@ creates and deletes its own clusters, named kp-it-*, and never touches other clu
 from __future__ import annotations
 
 import pytest
-from kindcluster import (CLUSTER_DIR, CONFIGS, HOST_PORT, NET_NS, T, Cluster, NetPod, Tools, build_cache,
-                         create_cluster, delete_cluster, offline_images, offline_node_image, run)
+from kindcluster import (CLUSTER_DIR, CONFIGS, HOST_PORT, NET_NS, T, Cluster, NetPod, Tools, create_cluster,
+                         delete_cluster, offline_images, run)
 
 from fixtures.polling import eventually
+from fixtures.versions import build_cache, offline_node_image
 
 
 @pytest.fixture(scope="session")

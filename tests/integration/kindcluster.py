@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-import pytest
 import yaml
 
 from fixtures.polling import eventually
 from fixtures.timeouts import Timeouts
-from fixtures.versions import build_cache, offline_node_image
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_DIR = ROOT / "manifests" / "cluster"
