@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from fixtures.node_network import cni_chain, http_get, http_get_on_node, nat_rules, node_ip, tcp_listeners, unused_host_port
+from fixtures.node_network import (cni_chain, http_get, http_get_on_node, nat_rules, node_ip, node_process_listening, tcp_listeners,
+                                   unused_host_port)
 from fixtures.placement import schedulable_nodes
 from fixtures.polling import eventually
 from fixtures.probes import ready_pods
@@ -51,9 +52,10 @@ def test_hostport_is_reachable_on_the_node_address_when_portmap_is_in_the_cni_ch
 
 
 @pytest.mark.claim("S001-12")
-def test_hostport_holds_no_listening_socket_when_it_is_served_by_dnat(ns, cluster, served_hostport):
+def test_hostport_holds_no_listening_socket_when_it_is_served_by_dnat(ns, cluster, served_hostport, timeouts):
     """hostPort forwards by rewriting the destination port (iptables DNAT), not by listening on the host:
-    the node has no socket on the port, yet the port answers."""
+    the node has no socket on the port, yet the port answers; a host process can even bind the port
+    and DNAT still takes its traffic."""
     node, ip, port, pod_ip = served_hostport
     with step(f"Then no socket listens on port {port} in {node}'s network namespace (ss -ltn)"):
         listeners = tcp_listeners(cluster, node, port)
@@ -63,9 +65,13 @@ def test_hostport_holds_no_listening_socket_when_it_is_served_by_dnat(ns, cluste
         attach_text(f"nat rules for port {port} on {node}", "\n".join(rules))
         dnat = [r for r in rules if re.search(rf"-j DNAT --to-destination {re.escape(pod_ip)}:8080\b", r)]
         assert dnat, f"no DNAT of port {port} to {pod_ip}:8080 in iptables-save -t nat on {node}; rules naming the port: {rules}"
-    with step(f"And {ip}:{port} still answers as {SERVER}"):
-        answer = http_get(ip, port)
-        assert answer.body == SERVER, f"GET http://{ip}:{port}/hostname: {answer}"
+    with step(f"When a process on {node} itself binds port {port} (it can: nothing holds the port)"):
+        with node_process_listening(cluster, node, port, lifetime=timeouts.network_programming):
+            eventually(lambda: tcp_listeners(cluster, node, port), until=bool, timeout=timeouts.apply,
+                       interval=timeouts.interval, desc=f"socat listening on {node}:{port}")
+            answer = http_get(ip, port)
+    with step(f"Then {ip}:{port} is still answered by {SERVER}: DNAT takes the traffic before any socket sees it"):
+        assert answer.body == SERVER, f"GET http://{ip}:{port}/hostname with a node process listening on {port}: {answer}"
 
 
 @pytest.mark.claim("S001-15")
