@@ -86,7 +86,8 @@ def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kub
         pod_ip = cluster.core.read_namespaced_pod(HOSTPORT_POD, ns.name).status.pod_ip
         rules = nat_rules(cluster, node, port)
         assert any(f"--to-destination {pod_ip}:8080" in r for r in rules), f"no portmap DNAT to {pod_ip}:8080: {rules}"
-        attach_text(f"netfilter on {node} (kube-proxy {mode})", netfilter_snapshot(cluster, node))
+        attach_text(f"netfilter on {node} (kube-proxy {mode})",
+                    netfilter_snapshot(cluster, node) + f"\n# iptables-save -t nat, port {port}\n" + "\n".join(rules))
     with step(f"When {SAMPLES} new connections are made to {ip}:{port} from outside the cluster"):
         answers = Counter(str(http_get(ip, port)) for _ in range(SAMPLES))
     with step(f"Then every one is answered by {winner} ({mode}: {why})"):
