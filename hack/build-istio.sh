@@ -16,6 +16,7 @@ IMAGE="$ISTIO_LOCAL_HUB/pilot:$ISTIO_VERSION"
 mkdir -p "$IBIN" "$LOGS" "$ICACHE/src"
 
 resolve_module() {
+  cd "$ICACHE/src"  # outside any Go module: a plain module download
   go mod download -json "istio.io/istio@$ISTIO_PSEUDO_VERSION" >"$ICACHE/src/istio.json.tmp" || {
     cat "$ICACHE/src/istio.json.tmp" >&2
     die "istio.io/istio@$ISTIO_PSEUDO_VERSION is not on the Go module proxy ($(go env GOPROXY)); list what it serves: go list -m -versions istio.io/istio or curl \$GOPROXY/istio.io/istio/@v/list"
