@@ -19,7 +19,7 @@ def caps(**kw):
     (Needs(max_version="1.24"), caps(), "needs Kubernetes <= 1.24; the server is v1.34.4"),
     (Needs(node_access=True), caps(node_access=False), "needs a shell on the nodes"),
     (Needs(istio=True), caps(), "needs Istio: no istiod Deployment in istio-system"),
-    (Needs(istio_proxy=True), caps(istio_version="1.30"), "needs an Istio proxy image"),
+    (Needs(istio_proxy=True), caps(istio_version="1.30", istio_proxy_image="kubeproof/proxyv2:1.31-dev"), "needs the Istio proxy image kubeproof/proxyv2:1.31-dev (Envoy)"),
     (Needs(images=("nginx",)), caps(), "needs workload image role(s) ['nginx']"),
 ])
 def test_an_unmet_need_skips_with_its_exact_reason(needs, found, reason):
