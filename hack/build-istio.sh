@@ -19,7 +19,7 @@ resolve_module() {
   cd "$ICACHE/src"  # outside any Go module: a plain module download
   go mod download -json "istio.io/istio@$ISTIO_PSEUDO_VERSION" >"$ICACHE/src/istio.json.tmp" || {
     cat "$ICACHE/src/istio.json.tmp" >&2
-    die "istio.io/istio@$ISTIO_PSEUDO_VERSION is not on the Go module proxy ($(go env GOPROXY)); list what it serves: go list -m -versions istio.io/istio or curl \$GOPROXY/istio.io/istio/@v/list"
+    die "istio.io/istio@$ISTIO_PSEUDO_VERSION is not on the Go module proxy ($(go env GOPROXY)); list the commits it serves (Istio has no v-tags, so they are all pseudo-versions): curl $(go env GOPROXY | cut -d, -f1)/istio.io/istio/@v/list"
   }
   mv "$ICACHE/src/istio.json.tmp" "$ICACHE/src/istio.json"
 }
