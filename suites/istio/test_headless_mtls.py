@@ -32,7 +32,7 @@ def _names_in(configz, kind: str, namespace: str) -> set[str]:
             if c.get("kind") == kind and c.get("metadata", {}).get("namespace") == namespace}
 
 
-@pytest.mark.claim("S000-27")
+@pytest.mark.claim("S000-27", "S002-248")
 def test_destinationrule_and_strict_peerauthentication_reach_istiod_when_applied_for_a_headless_service(mesh_ns, cluster, timeouts):
     """The document's DestinationRule (tls DISABLE for the headless host) and a STRICT PeerAuthentication pass the
     API server and istiod's validation, and istiod ingests both (its /debug/configz lists them)."""
@@ -51,7 +51,7 @@ def test_destinationrule_and_strict_peerauthentication_reach_istiod_when_applied
                    timeout=timeouts.controller_sync, interval=timeouts.interval, desc="istiod to ingest the DR and PA")
 
 
-@pytest.mark.claim("S000-28")
+@pytest.mark.claim("S000-28", "S002-248")
 def test_headless_service_is_passthrough_and_clusterip_is_client_side_in_istiods_registry(mesh_ns, cluster, timeouts):
     """istiod registers a headless Service as Passthrough (the proxy's ORIGINAL_DST cluster) and a ClusterIP
     Service as ClientSide (an EDS cluster): "ORIGINAL_DST by default" holds only for headless/passthrough."""

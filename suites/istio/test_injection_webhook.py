@@ -37,10 +37,12 @@ def test_create_response_already_carries_the_sidecar_when_the_namespace_is_label
 
 
 @pytest.mark.claim("S002-252")
-def test_pod_is_not_injected_when_labelled_sidecar_inject_false(mesh_ns):
-    """The pod label sidecar.istio.io/inject: "false" opts a pod out inside an injected namespace."""
-    with step("Given an injection-labelled namespace, when a pod labelled inject=false is created"):
-        got = layout(mesh_ns.apply("istio/injection/pod-opt-out.yaml", name="optout")[0].to_dict())
+@pytest.mark.parametrize("form", ["label", "annotation"])
+def test_pod_is_not_injected_when_marked_sidecar_inject_false(mesh_ns, form):
+    """sidecar.istio.io/inject: "false" opts a pod out inside an injected namespace: as a label (preferred) or, still, as an annotation."""
+    manifest = "pod-opt-out.yaml" if form == "label" else "pod-opt-out-annotation.yaml"
+    with step(f"Given an injection-labelled namespace, when a pod with the inject=false {form} is created"):
+        got = layout(mesh_ns.apply(f"istio/injection/{manifest}", name=f"optout-{form}")[0].to_dict())
     with step("Then it has no istio-proxy and no traffic-capture init container"):
         assert got.proxy_where == "absent" and got.init == [] and not got.status, got
 

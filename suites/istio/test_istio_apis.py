@@ -3,11 +3,14 @@
 The documents write networking.istio.io/v1alpha3 and talk to istio-pilot / Galley; today v1 is GA
 (Istio 1.22), v1alpha3 is still served, and istiod is the one control-plane Deployment.
 """
+import base64
+
 import pytest
 from kubernetes import client
 
 from fixtures.addons.dry_run import dry_run_apply
 from fixtures.addons.istio import NAMESPACE
+from fixtures.polling import eventually, retry_not_found
 from fixtures.reporting import step
 
 pytestmark = [pytest.mark.area("istio"), pytest.mark.requires(istio=True)]
@@ -85,3 +88,16 @@ def test_istiod_is_the_only_control_plane_deployment_when_istio_is_installed(clu
         assert not legacy & (set(deployments) | set(services)), (deployments, sorted(services))
     with step("And the debug endpoints the document reached on istio-pilot are on Service istiod port 15014"):
         assert 15014 in [p.port for p in services["istiod"].spec.ports], services["istiod"].spec.ports
+
+
+@pytest.mark.claim("S002-250")
+def test_istiods_ca_root_is_published_into_every_namespace_when_istio_runs(mesh_ns, cluster, timeouts, istio):
+    """Citadel's job is istiod's now: its CA root certificate is distributed as ConfigMap istio-ca-root-cert into each namespace."""
+    with step("Given istiod's CA root: a plugged-in Secret cacerts, else its self-signed istio-ca-secret"):
+        secrets = {s.metadata.name: s for s in cluster.core.list_namespaced_secret(NAMESPACE).items}
+        source, key = ("cacerts", "root-cert.pem") if "cacerts" in secrets else ("istio-ca-secret", "ca-cert.pem")
+        root = base64.b64decode(secrets[source].data[key]).decode()
+    with step("Then a fresh namespace gets ConfigMap istio-ca-root-cert holding that same root"):
+        cm = eventually(retry_not_found(lambda: cluster.core.read_namespaced_config_map("istio-ca-root-cert", mesh_ns.name)),
+                        timeout=timeouts.controller_sync, interval=timeouts.interval, desc="istio-ca-root-cert in the test namespace")
+        assert (cm.data or {}).get("root-cert.pem", "").strip() == root.strip(), (cm.data or {}).keys()
