@@ -18,15 +18,29 @@ pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(node_access=T
 SERVICE, HOSTPORT_POD = "svc-web", "hostport-web"
 # requests made to see who answers: each is a new connection, so conntrack pins nothing
 SAMPLES = 20
-# The document says the hostPort pod answers. What each kube-proxy mode really does, and why:
-EXPECTED_WINNER = {
-    "iptables": (SERVICE, "kube-proxy prepends -j KUBE-SERVICES to nat PREROUTING; portmap (CNI plugins >= 0.8.0) "
-                          "appends -j CNI-HOSTPORT-DNAT, so the NodePort DNAT runs first"),
-    "nftables": (SERVICE, "kube-proxy's nat-prerouting (table ip kube-proxy) and portmap's PREROUTING (iptables-nft, table "
-                          "ip nat) both hook prerouting at priority dstnat; the kernel runs equal-priority hooks newest "
-                          "first, and kube-proxy's table is newer than the nat PREROUTING chain kind's entrypoint creates "
-                          "at node boot. Order-dependent: where that chain is created after kube-proxy, hostPort wins"),
-}
+
+
+class NodePortAnswers(AssertionError):
+    """What is observed instead of the document's claim: the NodePort Service answers every request."""
+
+
+def _nodeport_wins(observed: str):
+    return pytest.mark.xfail(strict=True, raises=NodePortAnswers,
+                             reason=f"observed: the NodePort Service answers, not the hostPort pod; {observed}")
+
+
+# The document's claim fails in both modes, each for its own reason
+# (measured on kind, Kubernetes 1.34, flannel with Debian's CNI plugins 1.1.1 portmap).
+MODES = [
+    pytest.param("iptables", marks=_nodeport_wins(
+        "kube-proxy prepends -j KUBE-SERVICES to nat PREROUTING while portmap (CNI plugins >= 0.8.0) appends -j CNI-HOSTPORT-DNAT, "
+        "so the NodePort DNAT runs first")),
+    pytest.param("nftables", marks=_nodeport_wins(
+        "kube-proxy's nat-prerouting (table ip kube-proxy) and portmap's PREROUTING (iptables-nft, table ip nat) both hook prerouting "
+        "at priority dstnat; the kernel runs equal-priority hooks newest first, and kube-proxy's table is newer than the nat "
+        "PREROUTING chain kind's entrypoint creates at node boot (order-dependent: where that chain is created after kube-proxy "
+        "starts, the hostPort pod would answer)")),
+]
 
 
 def _ready(cluster, namespace: str, app: str, timeouts) -> None:
@@ -60,20 +74,19 @@ def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns,
     with step(f"And port {port} has {'a' if listening_expected else 'no'} listening socket on {node} or {other} "
               f"(Kubernetes {'.'.join(map(str, server_version))}; port opener removed in 1.24)"):
         found = {n: tcp_listeners(cluster, n, port) for n in (node, other)}
-        assert all(bool(v) == listening_expected for v in found.values()), f"ss -ltnH 'sport = :{port}': {found}"
+        assert all(bool(v) == listening_expected for v in found.values()), f"[behaviour-changed] ss -ltnH 'sport = :{port}': {found}"
 
 
 @pytest.mark.claim("S001-11")
 @pytest.mark.slow
-@pytest.mark.parametrize("kube_proxy_mode", ["iptables", "nftables"])
+@pytest.mark.parametrize("kube_proxy_mode", MODES)
 def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kube_proxy_mode, kube_proxy_ns, timeouts):
-    """The document: hostPort DNAT rules are inserted before KUBE-SERVICES, so a request to <nodeIP>:P
-    reaches the hostPort pod even when P is also a Service's NodePort. Measured per kube-proxy mode; the
-    expected winner and its reason are in EXPECTED_WINNER."""
+    """hostPort DNAT rules are inserted before KUBE-SERVICES, so a request to <nodeIP>:P reaches the hostPort pod
+    even when P is also a Service's NodePort (the document's claim). Measured per kube-proxy mode; where it does
+    not hold, MODES records what answers instead and why."""
     ns, mode, cluster = kube_proxy_ns, kube_proxy_mode, kube_proxy_ns.cluster
     node = schedulable_nodes(cluster)[0]
     ip = node_ip(cluster, node)
-    winner, why = EXPECTED_WINNER[mode]
     with step(f"Given a NodePort Service {SERVICE} answering at {ip}:P (kube-proxy {mode} has programmed it on {node})"):
         ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)
         port = _node_port(cluster, ns.name)
@@ -90,5 +103,7 @@ def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kub
                     netfilter_snapshot(cluster, node) + f"\n# iptables-save -t nat, port {port}\n" + "\n".join(rules))
     with step(f"When {SAMPLES} new connections are made to {ip}:{port} from outside the cluster"):
         answers = Counter(str(http_get(ip, port)) for _ in range(SAMPLES))
-    with step(f"Then every one is answered by {winner} ({mode}: {why})"):
-        assert answers == Counter({winner: SAMPLES}), f"kube-proxy {mode}: answers from {ip}:{port}: {dict(answers)}"
+    with step(f"Then every one is answered by the hostPort pod {HOSTPORT_POD}, as the document says"):
+        if answers == Counter({SERVICE: SAMPLES}):
+            raise NodePortAnswers(f"kube-proxy {mode}: NodePort Service {SERVICE} answered all {SAMPLES} requests to {ip}:{port}")
+        assert answers == Counter({HOSTPORT_POD: SAMPLES}), f"[behaviour-changed] kube-proxy {mode}: answers from {ip}:{port}: {dict(answers)}"

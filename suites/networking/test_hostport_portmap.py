@@ -90,7 +90,7 @@ def test_hostport_answers_localhost_and_hairpin_clients_when_portmap_masquerades
         assert localhost and hairpin, f"sources marked for masquerade: {sorted(map(str, marked))}; rules: {rules}"
     with step("And the layout is today's: CNI-HOSTPORT-MASQ exists, the document's per-container CNI-SN-* chains do not"):
         chains = set(re.findall(r"^-N (CNI-(?:HOSTPORT-[A-Z]+|[A-Z]+))", cluster.node_exec(node, "iptables", "-t", "nat", "-S").stdout, re.M))
-        assert "CNI-HOSTPORT-MASQ" in chains and "CNI-SN" not in chains, f"CNI nat chain prefixes on {node}: {sorted(chains)}"
+        assert "CNI-HOSTPORT-MASQ" in chains and "CNI-SN" not in chains, f"[behaviour-changed] CNI nat chain prefixes on {node}: {sorted(chains)}"
     with step(f"And a client on {node} reaches 127.0.0.1:{port}"):
         local = http_get_on_node(cluster, node, f"http://127.0.0.1:{port}/hostname")
         assert local.body == SERVER, f"curl http://127.0.0.1:{port}/hostname on {node}: {local}"
