@@ -58,7 +58,9 @@ def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns,
     """The document: a NodePort can be created on a port a pod uses as hostPort, "and the listening port
     also appears". The API does accept both; since kube-proxy's port opener was removed (1.24, PR 108496)
     no node listens on a NodePort any more."""
-    node, other = schedulable_nodes(cluster)[:2]
+    node = schedulable_nodes(cluster)[0]
+    # any other node serves the NodePort, cordoned or tainted alike
+    other = next(n.metadata.name for n in cluster.core.list_node().items if n.metadata.name != node)
     with step("Given a NodePort Service whose nodePort P the API server allocated"):
         ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)
         port = _node_port(cluster, ns.name)

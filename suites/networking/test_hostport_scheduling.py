@@ -14,16 +14,21 @@ pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnh
 NO_FREE_PORTS = "didn't have free ports for the requested pod ports"
 
 
-def _spread(nodes: int):
-    """Predicate: `nodes` pods Running on distinct nodes, one more left Pending for want of free ports."""
+def _no_shared_node(pods) -> bool:
+    placed = [p.node for p in pods if p.node]
+    return len(placed) == len(set(placed))
+
+
+def _spread_and_refused(replicas: int):
+    """Predicate: every replica is either Running on a node of its own or Pending for want of free
+    ports, and at least one was refused."""
 
     def check(pods) -> bool:
+        refused = [p for p in pods if p.unschedulable and NO_FREE_PORTS in (p.message or "")]
         running = [p for p in pods if p.phase == "Running"]
-        pending = [p for p in pods if p.unschedulable]
-        return (len(running) == nodes and len({p.node for p in running}) == nodes
-                and len(pending) == 1 and NO_FREE_PORTS in (pending[0].message or ""))
+        return len(pods) == replicas and len(refused) + len(running) == replicas and bool(refused) and _no_shared_node(pods)
 
-    check.__name__ = f"{nodes} running on distinct nodes, 1 pending ({NO_FREE_PORTS})"
+    check.__name__ = f"{replicas} replicas Running on distinct nodes or Pending ({NO_FREE_PORTS}), at least one Pending"
     return check
 
 
@@ -36,12 +41,13 @@ def test_pods_with_the_same_hostport_never_share_a_node_when_there_are_more_pods
         assert nodes >= 1, "no schedulable node"
     with step(f"When {nodes + 1} replicas each ask for hostPort {port}/TCP"):
         ns.apply("networking/hostport/replicas.yaml", name="same-port", replicas=nodes + 1, host_port=port)
-    with step(f"Then {nodes} run on distinct nodes and one stays Pending: '{NO_FREE_PORTS}'"):
-        eventually(lambda: placements(cluster, ns.name, "app=same-port"), until=_spread(nodes),
-                   timeout=timeouts.pod_start, interval=timeouts.interval, desc=f"{nodes} placed, 1 refused")
-    with step("And the refusal holds: no second pod lands on an occupied node"):
-        consistently(lambda: placements(cluster, ns.name, "app=same-port"), holds=_spread(nodes),
-                     duration=timeouts.short_hold, interval=timeouts.interval, desc="placement unchanged")
+    with step(f"Then they run on distinct nodes and the one left over stays Pending: '{NO_FREE_PORTS}'"):
+        eventually(lambda: placements(cluster, ns.name, "app=same-port"), until=_spread_and_refused(nodes + 1),
+                   timeout=timeouts.pod_start, interval=timeouts.interval, desc="replicas spread, one refused")
+    with step("And no two of them ever share a node"):
+        # only this invariant is held: a node cordoned or freed meanwhile by someone else may move the Pending one
+        consistently(lambda: placements(cluster, ns.name, "app=same-port"), holds=_no_shared_node,
+                     duration=timeouts.short_hold, interval=timeouts.interval, desc="no node holds two replicas")
 
 
 @pytest.mark.claim("S001-13")
