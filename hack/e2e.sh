@@ -3,10 +3,7 @@
 # Extra arguments go to pytest (e.g. -k pdb, --keep-cluster, --reuse-cluster NAME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hack/setup-docker.sh
-hack/setup-python.sh
-hack/build-all.sh
-[[ -x hack/build-istio.sh ]] && hack/build-istio.sh
+[[ -n ${KUBEPROOF_PREPARED:-} ]] || hack/prepare.sh
 rm -rf reports/allure-results && mkdir -p reports
 rc=0
 .venv/bin/pytest suites -n "${WORKERS:-2}" --dist loadgroup \

@@ -2,6 +2,6 @@
 # Self-tests of the machinery (tests/): unit tests, then the integration tests that need Docker and kind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hack/setup-python.sh
+[[ -n ${KUBEPROOF_PREPARED:-} ]] || hack/prepare.sh  # the integration self-tests build clusters
 .venv/bin/lint-imports
 .venv/bin/pytest tests -p no:xdist "$@"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Everything a run needs on this machine, built or verified (warm: seconds): Docker with its
+# capability fix, the Python environment, the offline cluster image and workload images, istiod.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hack/setup-docker.sh
+hack/setup-python.sh
+hack/build-all.sh
+hack/build-istio.sh
