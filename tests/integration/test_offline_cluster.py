@@ -31,9 +31,9 @@ def test_three_nodes_are_ready_within_3_minutes_with_nothing_pulled_when_created
 
 
 def test_coredns_resolves_the_kubernetes_service_when_queried_from_a_pod(offline_cluster, offline_netpods):
-    """A pod resolves kubernetes.default.svc.offline_cluster.local to the API server's ClusterIP."""
+    """A pod resolves kubernetes.default.svc.cluster.local to the API server's ClusterIP."""
     want = offline_cluster.get("svc", "-n", "default", "kubernetes")["spec"]["clusterIP"]
-    got = eventually(lambda: offline_cluster.exec(NET_NS, offline_netpods[0].name, "dig", "+short", "kubernetes.default.svc.offline_cluster.local").strip(),
+    got = eventually(lambda: offline_cluster.exec(NET_NS, offline_netpods[0].name, "dig", "+short", "kubernetes.default.svc.cluster.local").strip(),
                      until=lambda ip: ip == want, timeout=T.network_programming, desc=f"DNS answer {want}")
     assert got == want
 
@@ -51,7 +51,7 @@ def test_pods_reach_each_other_when_on_different_nodes(offline_cluster, offline_
 def test_clusterip_service_answers_when_called_by_name_from_a_pod(offline_cluster, offline_netpods):
     """The Service's ClusterIP, by DNS name, reaches one of its endpoints."""
     names = {p.name for p in offline_netpods}
-    url = f"http://netexec.{NET_NS}.svc.offline_cluster.local/hostname"
+    url = f"http://netexec.{NET_NS}.svc.cluster.local/hostname"
     got = eventually(lambda: offline_cluster.exec(NET_NS, offline_netpods[0].name, "curl", "-sS", "-m", "2", url),
                      until=lambda name: name in names, timeout=T.network_programming, desc=f"{url} via ClusterIP")
     assert got in names
