@@ -158,3 +158,25 @@ def test_leftovers_of_a_killed_run_are_swept_by_the_next_run(tmp_path, kubeconfi
     out, _ = nxt.communicate(timeout=120)
     assert nxt.returncode == 0, out
     eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--kind-image=kubeproof/node:v0.0.0-nope"], "node image kubeproof/node:v0.0.0-nope is not in the local Docker image store"),
+    (["--kind-config=five-node"], "kind config 'five-node' not found"),
+    (["--reuse-cluster=kp-no-such-cluster"], "--reuse-cluster kp-no-such-cluster: no such kind cluster"),
+])
+def test_a_bad_kind_request_stops_the_run_within_seconds_and_creates_nothing(tmp_path, args, expected):
+    suite_file(tmp_path, PASSING)
+    rid = uuid.uuid4().hex[:8]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KUBEPROOF_RUN_ID": rid}
+    t0 = time.monotonic()
+    res = subprocess.run([sys.executable, "-m", "pytest", *PLUGINS, "-p", "no:cacheprovider", f"--rootdir={tmp_path}",
+                          str(tmp_path / "suites"), "--cluster-provider=kind", *args],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = res.stdout + res.stderr
+    assert res.returncode == pytest.ExitCode.USAGE_ERROR and expected in out and "Traceback" not in out, out
+    assert time.monotonic() - t0 < 20
+    # the run would have named its cluster kubeproof-<run id>
+    made = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster=kubeproof-{rid}"],
+                          capture_output=True, text=True).stdout.split()
+    assert made == []
