@@ -16,7 +16,8 @@ def _hold(run_dir, exclusive, start_after, seconds, out):
 def test_an_exclusive_holder_never_overlaps_shared_ones_and_is_not_starved(tmp_path):
     out = mp.Queue()
     # two readers keep the lock busy in turns; the writer asks in the middle and must get in before the late reader
-    plan = [(False, 0.0, 0.4), (False, 0.1, 0.4), (True, 0.2, 0.2), (False, 0.3, 0.2)]
+    # (margins of 0.3 s so a loaded machine does not reorder the requests)
+    plan = [(False, 0.0, 1.0), (False, 0.1, 1.0), (True, 0.4, 0.3), (False, 0.7, 0.2)]
     procs = [mp.Process(target=_hold, args=(tmp_path, *p, out)) for p in plan]
     for p in procs:
         p.start()
