@@ -14,32 +14,29 @@ from pathlib import Path
 
 import pytest
 
+from kindcluster import CLUSTER_DIR, create_cluster, delete_cluster
+
 from fixtures.kube import load_api_client
 from fixtures.polling import eventually
-from fixtures.versions import ROOT, build_cache, offline_node_image
+from fixtures.versions import ROOT
 
 pytestmark = [pytest.mark.integration]
 PLUGINS = ["-p", "fixtures.plugin", "-p", "fixtures.cluster_fixtures", "-p", "fixtures.test_fixtures"]
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(tmp_path_factory):
+def kubeconfig(offline_tools, tmp_path_factory):
+    """The cluster in $KUBEPROOF_SELFTEST_KUBECONFIG, else a single-node kind cluster for this module."""
     given = os.environ.get("KUBEPROOF_SELFTEST_KUBECONFIG")
     if given:
         yield Path(given)
         return
-    kind = build_cache().tool("kind")
-    if not kind.exists():
-        pytest.fail(f"{kind} missing: run `make cluster-image` first", pytrace=False)
-    name = f"kp-self-{uuid.uuid4().hex[:4]}"
-    path = tmp_path_factory.mktemp("kc") / "kubeconfig"
-    subprocess.run([str(kind), "create", "cluster", "--name", name, "--image", offline_node_image(),
-                    "--config", str(ROOT / "manifests/cluster/single-node.yaml"), "--kubeconfig", str(path), "--wait", "3m"],
-                   check=True, capture_output=True, timeout=400)
+    c = create_cluster(offline_tools, f"kp-self-{uuid.uuid4().hex[:4]}", CLUSTER_DIR / "single-node.yaml",
+                       tmp_path_factory.mktemp("kc"), nodes=1)
     try:
-        yield path
+        yield c.kubeconfig
     finally:
-        subprocess.run([str(kind), "delete", "cluster", "--name", name], capture_output=True, timeout=180)
+        delete_cluster(c)
 
 
 @pytest.fixture(scope="module")
