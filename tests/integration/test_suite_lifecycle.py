@@ -177,3 +177,24 @@ def test_a_bad_kind_request_stops_the_run_within_seconds_and_creates_nothing(tmp
     made = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster=kubeproof-{rid}"],
                           capture_output=True, text=True).stdout.split()
     assert made == []
+
+
+def test_ctrl_c_while_the_kind_cluster_is_being_created_leaves_no_cluster(tmp_path):
+    """Interrupting the run mid-`kind create` still deletes the cluster this run was making."""
+    suite_file(tmp_path, PASSING)
+    rid = uuid.uuid4().hex[:8]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KUBEPROOF_RUN_ID": rid}
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *PLUGINS, "-p", "no:cacheprovider", f"--rootdir={tmp_path}",
+                             str(tmp_path / "suites"), "--cluster-provider=kind", "--kind-config=single-node"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    label = f"label=io.x-k8s.kind.cluster=kubeproof-{rid}"
+
+    def containers():
+        return subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True).stdout.split()
+
+    eventually(containers, until=bool, timeout=120, interval=0.5, desc="the run's node container exists")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 2, out
+    assert containers() == [], f"node containers of kubeproof-{rid} left behind:\n{out}"
