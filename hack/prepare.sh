@@ -3,6 +3,7 @@
 # capability fix, the Python environment, the offline cluster image and workload images, istiod.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+hack/setup-host.sh
 hack/setup-docker.sh
 hack/setup-python.sh
 hack/build-all.sh
