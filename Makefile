@@ -19,7 +19,7 @@ docker:
 python:
 	hack/setup-python.sh
 cluster-image:
-	hack/build-all.sh
+	hack/setup-host.sh && hack/setup-docker.sh && hack/build-all.sh
 kubernetes:
 	hack/build-kubernetes.sh
 rootfs:
