@@ -4,8 +4,9 @@ import pytest
 
 from fixtures.api_calls import evict
 from fixtures.polling import consistently, eventually
-from fixtures.probes import pdb_settled, pdb_status, ready_pods
+from fixtures.probes import pdb_settled, pdb_status, pdb_view, ready_pods
 from fixtures.reporting import step
+from fixtures.watching import watch_until
 
 pytestmark = [pytest.mark.area("policy"), pytest.mark.requires(images=["agnhost"])]
 
@@ -16,11 +17,14 @@ SELECTOR = f"app={APP}"
 @pytest.fixture
 def guarded_app(ns, cluster, timeouts):
     """Given 3 ready replicas behind a policy/v1 PDB with maxUnavailable: 1, as the controller sees them."""
+    settled = pdb_settled(healthy=3, allowed=1)
     with step("Given 3 ready replicas guarded by a PDB with maxUnavailable: 1"):
         ns.apply("policy/pdb-eviction/deployment.yaml", name=APP, replicas=3)
         ns.apply("policy/pdb-eviction/pdb-max-unavailable.yaml", name=APP, max_unavailable=1)
-        eventually(lambda: pdb_status(cluster, ns.name, APP), until=pdb_settled(healthy=3, allowed=1),
-                   timeout=timeouts.pod_start, interval=timeouts.interval, desc="PDB sees 3 healthy pods, allows 1 disruption")
+        # the disruption controller pushes each status change: a watch sees it without a poll gap
+        watch_until(cluster.policy.list_namespaced_pod_disruption_budget, lambda pdb: settled(pdb_view(pdb)),
+                    timeout=timeouts.pod_start, desc="PDB sees 3 healthy pods, allows 1 disruption",
+                    namespace=ns.name, field_selector=f"metadata.name={APP}")
     return sorted(p.name for p in ready_pods(cluster, ns.name, SELECTOR))
 
 

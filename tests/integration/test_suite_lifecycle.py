@@ -198,3 +198,25 @@ def test_ctrl_c_while_the_kind_cluster_is_being_created_leaves_no_cluster(tmp_pa
     out, _ = proc.communicate(timeout=240)
     assert proc.returncode == 2, out
     assert containers() == [], f"node containers of kubeproof-{rid} left behind:\n{out}"
+
+
+def test_watch_until_sees_a_pushed_change_and_times_out_with_the_last_object(core):
+    """fixtures.watching: the object created after the watch starts is returned; a miss names the last one seen."""
+    import threading
+
+    from fixtures.polling import WaitTimeout
+    from fixtures.watching import watch_until
+
+    name = f"kp-watch-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubeproof"}}})
+    try:
+        timer = threading.Timer(0.5, lambda: core.create_namespaced_config_map(name, {"metadata": {"name": "late"}}))
+        timer.start()
+        got = watch_until(core.list_namespaced_config_map, lambda cm: cm.metadata.name == "late", timeout=30,
+                          desc="configmap late", namespace=name)
+        assert got.metadata.name == "late"
+        with pytest.raises(WaitTimeout, match=r"(?s)waiting for configmap never.*last observed.*name: late"):
+            watch_until(core.list_namespaced_config_map, lambda cm: cm.metadata.name == "never", timeout=2,
+                        desc="configmap never", namespace=name, field_selector="metadata.name=late")
+    finally:
+        core.delete_namespace(name)
