@@ -109,7 +109,7 @@ def test_proxy_cluster_is_original_dst_for_headless_and_eds_for_clusterip_when_t
             out = {}
             for svc in ("redis", "redis-vip"):
                 res = json.loads(istioctl(tools, cluster, "proxy-config", "cluster", f"client.{mesh_ns.name}",
-                                          "--fqdn", _fqdn(mesh_ns, svc), "-o", "json", timeout=30).stdout or "[]")
+                                          "--fqdn", _fqdn(mesh_ns, svc), "-o", "json", timeout=timeouts.apply).stdout or "[]")
                 out[svc] = sorted({c.get("type", "EDS" if c.get("edsClusterConfig") else "?") for c in res})
             return out
 

@@ -76,13 +76,13 @@ def test_pod_is_refused_at_admission_when_its_interception_mode_annotation_is_in
 
 
 @pytest.mark.claim("S000-04")
-def test_kube_inject_by_hand_gives_the_webhooks_layout_when_run_against_the_cluster(mesh_ns, cluster, images, tmp_path):
+def test_kube_inject_by_hand_gives_the_webhooks_layout_when_run_against_the_cluster(mesh_ns, cluster, images, tmp_path, timeouts):
     """`istioctl kube-inject` renders the same template and mesh config as the webhook: the same containers, in the same places."""
     with step("Given the same plain pod, injected once by hand with istioctl kube-inject"):
         pod = render("istio/injection/pod.yaml", name="by-hand", **{f"image_{r}": ref for r, ref in images.items()})[0]
         pod["metadata"]["namespace"] = mesh_ns.name
         (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
-        out = istioctl(client_tools(), cluster, "kube-inject", "-f", str(tmp_path / "pod.yaml"), timeout=60).stdout
+        out = istioctl(client_tools(), cluster, "kube-inject", "-f", str(tmp_path / "pod.yaml"), timeout=timeouts.controller_sync).stdout
         by_hand = layout(next(d for d in yaml.safe_load_all(out) if d))
     with step("And once by the webhook, at creation"):
         by_webhook = layout(mesh_ns.apply("istio/injection/pod.yaml", name="by-webhook")[0].to_dict())
