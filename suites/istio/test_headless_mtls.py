@@ -48,7 +48,7 @@ def test_destinationrule_and_strict_peerauthentication_reach_istiod_when_applied
                     "PeerAuthentication": _names_in(configz, "PeerAuthentication", mesh_ns.name)}
 
         eventually(ingested, until=lambda seen: "redis-plain" in seen["DestinationRule"] and "strict" in seen["PeerAuthentication"],
-                   timeout=timeouts.controller_sync, interval=timeouts.interval, desc="istiod to ingest the DR and PA")
+                   timeout=timeouts.controller_sync, desc="istiod to ingest the DR and PA")
 
 
 @pytest.mark.claim("S000-28", "S002-248")
@@ -64,7 +64,7 @@ def test_headless_service_is_passthrough_and_clusterip_is_client_side_in_istiods
             return {s["hostname"]: s.get("Resolution", CLIENT_SIDE)
                     for s in istio_debug.get_json(cluster.core, "/debug/registryz") or [] if s.get("hostname") in want}
 
-        eventually(registry, until=lambda got: got == want, timeout=timeouts.controller_sync, interval=timeouts.interval,
+        eventually(registry, until=lambda got: got == want, timeout=timeouts.controller_sync,
                    desc=f"istiod's registry to resolve {want}")
 
 
@@ -114,7 +114,7 @@ def test_proxy_cluster_is_original_dst_for_headless_and_eds_for_clusterip_when_t
             return out
 
         eventually(types, until=lambda got: got == {"redis": ["ORIGINAL_DST"], "redis-vip": ["EDS"]},
-                   timeout=timeouts.network_programming, interval=timeouts.interval, desc="outbound cluster types")
+                   timeout=timeouts.network_programming, desc="outbound cluster types")
 
 
 def _server_and_client(ns):
@@ -128,4 +128,4 @@ def _wait_reply(cluster, ns, timeouts, ok):
         log = cluster.core.read_namespaced_pod_log("client", ns.name, container="client", tail_lines=1)
         return log.strip()
 
-    eventually(last_line, until=ok, timeout=timeouts.pod_start, interval=timeouts.interval, desc="the client's latest reply")
+    eventually(last_line, until=ok, timeout=timeouts.pod_start, desc="the client's latest reply")

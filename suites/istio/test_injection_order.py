@@ -137,4 +137,4 @@ def test_agent_readiness_endpoint_answers_200_from_the_app_container_when_the_pr
 def _ready(cluster, ns, name: str, timeouts):
     return eventually(lambda: cluster.core.read_namespaced_pod(name, ns.name),
                       until=lambda p: any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
-                      timeout=timeouts.pod_start, interval=timeouts.interval, desc=f"injected pod {name} Ready")
+                      timeout=timeouts.pod_start, desc=f"injected pod {name} Ready")

@@ -58,7 +58,7 @@ def test_existing_pod_is_not_mutated_when_its_namespace_is_labelled_later(mesh_n
         cluster.core.patch_namespace(mesh_ns.name, {"metadata": {"labels": {INJECTION_LABEL: "enabled"}}})
     with step("Then the existing pod stays without a sidecar"):
         consistently(lambda: layout(cluster.core.read_namespaced_pod("before", mesh_ns.name)).proxy_where,
-                     holds=lambda where: where == "absent", duration=timeouts.short_hold, interval=timeouts.interval,
+                     holds=lambda where: where == "absent", duration=timeouts.short_hold,
                      desc="pre-existing pod stays uninjected")
     with step("And a pod created now is injected"):
         assert layout(mesh_ns.apply("istio/injection/pod.yaml", name="after")[0].to_dict()).proxy_where != "absent"

@@ -99,5 +99,5 @@ def test_istiods_ca_root_is_published_into_every_namespace_when_istio_runs(mesh_
         root = base64.b64decode(secrets[source].data[key]).decode()
     with step("Then a fresh namespace gets ConfigMap istio-ca-root-cert holding that same root"):
         cm = eventually(retry_not_found(lambda: cluster.core.read_namespaced_config_map("istio-ca-root-cert", mesh_ns.name)),
-                        timeout=timeouts.controller_sync, interval=timeouts.interval, desc="istio-ca-root-cert in the test namespace")
+                        timeout=timeouts.controller_sync, desc="istio-ca-root-cert in the test namespace")
         assert (cm.data or {}).get("root-cert.pem", "").strip() == root.strip(), (cm.data or {}).keys()

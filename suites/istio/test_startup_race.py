@@ -25,8 +25,7 @@ def _first_call(cluster, ns, timeouts) -> str:
     def line():
         return cluster.core.read_namespaced_pod_log("client", ns.name, container="app").strip()
 
-    return eventually(line, until=lambda text: text.startswith("first call:"), timeout=timeouts.pod_start,
-                      interval=timeouts.interval, desc="the app's first-call log line")
+    return eventually(line, until=lambda text: text.startswith("first call:"), timeout=timeouts.pod_start, desc="the app's first-call log line")
 
 
 def _container_state(cluster, ns, name: str) -> str:
@@ -54,10 +53,10 @@ def test_app_never_starts_while_the_proxy_is_unconfigured_when_hold_or_native_si
         _client(mesh_ns, native=native, hold="true", discovery=NOWHERE)
     with step("When istio-proxy is running"):
         eventually(lambda: _container_state(cluster, mesh_ns, "istio-proxy"), until=lambda s: s == "running",
-                   timeout=timeouts.pod_start, interval=timeouts.interval, desc="istio-proxy running")
+                   timeout=timeouts.pod_start, desc="istio-proxy running")
     with step("Then the app container does not start"):
         consistently(lambda: _container_state(cluster, mesh_ns, "app"), holds=lambda s: s != "running",
-                     duration=timeouts.short_hold, interval=timeouts.interval, desc="app held back")
+                     duration=timeouts.short_hold, desc="app held back")
 
 
 @pytest.mark.claim("S000-21", "S000-26")

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from fixtures.node_network import http_get, nat_rules, netfilter_snapshot, node_ip, tcp_listeners
-from fixtures.placement import schedulable_nodes
+from fixtures.nodes import schedulable
 from fixtures.polling import eventually
-from fixtures.probes import ready_pods
+from fixtures.pods import ready_pods
 from fixtures.reporting import attach_text, step
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(node_access=True, images=["agnhost"])]
@@ -45,7 +45,7 @@ MODES = [
 
 def _ready(cluster, namespace: str, app: str, timeouts) -> None:
     eventually(lambda: ready_pods(cluster, namespace, f"app={app}"), until=lambda pods: len(pods) == 1,
-               timeout=timeouts.pod_start, interval=timeouts.interval, desc=f"pod {app} Ready")
+               timeout=timeouts.pod_start, desc=f"pod {app} Ready")
 
 
 def _node_port(cluster, namespace: str) -> int:
@@ -58,7 +58,7 @@ def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns,
     """The document: a NodePort can be created on a port a pod uses as hostPort, "and the listening port
     also appears". The API does accept both; since kube-proxy's port opener was removed (1.24, PR 108496)
     no node listens on a NodePort any more."""
-    node = schedulable_nodes(cluster)[0]
+    node = schedulable(cluster)[0]
     # any other node serves the NodePort, cordoned or tainted alike
     other = next(n.metadata.name for n in cluster.core.list_node().items if n.metadata.name != node)
     with step("Given a NodePort Service whose nodePort P the API server allocated"):
@@ -70,8 +70,7 @@ def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns,
         _ready(cluster, ns.name, HOSTPORT_POD, timeouts)
     with step(f"Then kube-proxy serves NodePort {port} (on {other}, which has no hostPort pod)"):
         ip = node_ip(cluster, other)
-        eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVICE, timeout=timeouts.network_programming,
-                   interval=timeouts.interval, desc=f"{ip}:{port} answered by {SERVICE}")
+        eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVICE, timeout=timeouts.network_programming, desc=f"{ip}:{port} answered by {SERVICE}")
     listening_expected = server_version < (1, 24)
     with step(f"And port {port} has {'a' if listening_expected else 'no'} listening socket on {node} or {other} "
               f"(Kubernetes {'.'.join(map(str, server_version))}; port opener removed in 1.24)"):
@@ -87,14 +86,13 @@ def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kub
     even when P is also a Service's NodePort (the document's claim). Measured per kube-proxy mode; where it does
     not hold, MODES records what answers instead and why."""
     ns, mode, cluster = kube_proxy_ns, kube_proxy_mode, kube_proxy_ns.cluster
-    node = schedulable_nodes(cluster)[0]
+    node = schedulable(cluster)[0]
     ip = node_ip(cluster, node)
     with step(f"Given a NodePort Service {SERVICE} answering at {ip}:P (kube-proxy {mode} has programmed it on {node})"):
         ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)
         port = _node_port(cluster, ns.name)
         _ready(cluster, ns.name, SERVICE, timeouts)
-        eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVICE, timeout=timeouts.network_programming,
-                   interval=timeouts.interval, desc=f"{ip}:{port} answered by {SERVICE}")
+        eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVICE, timeout=timeouts.network_programming, desc=f"{ip}:{port} answered by {SERVICE}")
     with step(f"And a pod {HOSTPORT_POD} on {node} with hostPort {port}, its portmap DNAT in place"):
         ns.apply("networking/hostport/server.yaml", name=HOSTPORT_POD, node=node, host_port=port)
         _ready(cluster, ns.name, HOSTPORT_POD, timeouts)

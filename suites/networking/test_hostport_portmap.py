@@ -8,9 +8,9 @@ import pytest
 
 from fixtures.node_network import (cni_chain, http_get, http_get_on_node, nat_rules, node_ip, node_process_listening, tcp_listeners,
                                    unused_host_port)
-from fixtures.placement import schedulable_nodes
+from fixtures.nodes import schedulable
 from fixtures.polling import eventually
-from fixtures.probes import ready_pods
+from fixtures.pods import ready_pods
 from fixtures.reporting import attach_text, step
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(node_access=True, images=["agnhost"])]
@@ -23,14 +23,14 @@ def served_hostport(ns, cluster, timeouts):
     """Given a Ready pod serving HTTP on hostPort P of a node, answering at <nodeIP>:P.
 
     Returns (node, node IP, P, pod IP)."""
-    node, port = schedulable_nodes(cluster)[0], unused_host_port(cluster)
+    node, port = schedulable(cluster)[0], unused_host_port(cluster)
     ip = node_ip(cluster, node)
     with step(f"Given pod {SERVER} serving on hostPort {port} of {node} ({ip})"):
         ns.apply("networking/hostport/server.yaml", name=SERVER, node=node, host_port=port)
         eventually(lambda: ready_pods(cluster, ns.name, f"app={SERVER}"), until=lambda pods: len(pods) == 1,
-                   timeout=timeouts.pod_start, interval=timeouts.interval, desc=f"pod {SERVER} Ready")
+                   timeout=timeouts.pod_start, desc=f"pod {SERVER} Ready")
         eventually(lambda: http_get(ip, port), until=lambda a: a.body == SERVER,
-                   timeout=timeouts.network_programming, interval=timeouts.interval, desc=f"{ip}:{port} answers as {SERVER}")
+                   timeout=timeouts.network_programming, desc=f"{ip}:{port} answers as {SERVER}")
     pod_ip = cluster.core.read_namespaced_pod(SERVER, ns.name).status.pod_ip
     return node, ip, port, pod_ip
 
@@ -67,8 +67,7 @@ def test_hostport_holds_no_listening_socket_when_it_is_served_by_dnat(ns, cluste
         assert dnat, f"no DNAT of port {port} to {pod_ip}:8080 in iptables-save -t nat on {node}; rules naming the port: {rules}"
     with step(f"When a process on {node} itself binds port {port} (it can: nothing holds the port)"):
         with node_process_listening(cluster, node, port, lifetime=timeouts.network_programming):
-            eventually(lambda: tcp_listeners(cluster, node, port), until=bool, timeout=timeouts.apply,
-                       interval=timeouts.interval, desc=f"socat listening on {node}:{port}")
+            eventually(lambda: tcp_listeners(cluster, node, port), until=bool, timeout=timeouts.apply, desc=f"socat listening on {node}:{port}")
             answer = http_get(ip, port)
     with step(f"Then {ip}:{port} is still answered by {SERVER}: DNAT takes the traffic before any socket sees it"):
         assert answer.body == SERVER, f"GET http://{ip}:{port}/hostname with a node process listening on {port}: {answer}"

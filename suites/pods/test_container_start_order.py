@@ -12,7 +12,7 @@ from fixtures import timeline
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 
-pytestmark = [pytest.mark.area("workloads"), pytest.mark.requires(images=["busybox"])]
+pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
 
 # Behaviour parameters (not timeouts): long enough to see, short enough for ~3 s per claim.
 HOOK_SECONDS = 2
@@ -31,13 +31,13 @@ def test_containers_start_one_at_a_time_in_spec_order_when_a_pod_starts(ns, clus
     Since: always (not an API guarantee).
     """
     with step("Given a pod of five containers named out of alphabetical order, each with a short postStart hook"):
-        ns.apply("workloads/start-order/spec-order.yaml", name="ordered", hook_seconds=SHORT_HOOK_SECONDS)
+        ns.apply("pods/start-order/spec-order.yaml", name="ordered", hook_seconds=SHORT_HOOK_SECONDS)
         spec_order = [c.name for c in cluster.core.read_namespaced_pod("ordered", ns.name).spec.containers]
         assert spec_order != sorted(spec_order), "the manifest must not list its containers in sorted order"
 
     with step("When the kubelet starts the pod"):
         events = timeline.wait_for(cluster, ns.name, "ordered", spec_order[0], "hook-end", spec_order[-1],
-                                   timeout=timeouts.pod_start, interval=timeouts.interval)
+                                   timeout=timeouts.pod_start)
 
     with step("Then the containers started in spec order"):
         assert events.order("start") == spec_order, (
@@ -60,11 +60,11 @@ def test_next_container_waits_for_the_post_start_hook_when_the_previous_containe
     Since: always (kubelet runs postStart synchronously in startContainer; not an API guarantee).
     """
     with step(f"Given a pod: 'proxy' with a {HOOK_SECONDS} s postStart hook, then 'app', then 'control' (no hooks)"):
-        ns.apply("workloads/start-order/post-start-blocks.yaml", name="hooked", hook_seconds=HOOK_SECONDS)
+        ns.apply("pods/start-order/post-start-blocks.yaml", name="hooked", hook_seconds=HOOK_SECONDS)
 
     with step("When the kubelet starts the pod"):
         events = timeline.wait_for(cluster, ns.name, "hooked", "proxy", "start", "control",
-                                   timeout=timeouts.pod_start, interval=timeouts.interval)
+                                   timeout=timeouts.pod_start)
 
     with step("Then 'app' started only after the proxy's postStart hook had returned"):
         assert events.at("start", "app") >= events.at("hook-end", "proxy"), (
@@ -98,11 +98,11 @@ def test_native_sidecar_is_started_before_the_app_and_keeps_running_when_it_has_
     Since: 1.28 alpha, 1.29 beta (on by default), 1.33 GA.
     """
     with step(f"Given sidecar 'unprobed' (never ready), sidecar 'probed' (startupProbe, ready after {SIDECAR_READY_AFTER} s), then 'app'"):
-        ns.apply("workloads/start-order/native-sidecar.yaml", name="sidecar", ready_after=SIDECAR_READY_AFTER)
+        ns.apply("pods/start-order/native-sidecar.yaml", name="sidecar", ready_after=SIDECAR_READY_AFTER)
 
     with step("When the kubelet starts the pod"):
         events = timeline.wait_for(cluster, ns.name, "sidecar", "unprobed", "start", "app",
-                                   timeout=timeouts.pod_start, interval=timeouts.interval)
+                                   timeout=timeouts.pod_start)
 
     with step("Then 'probed' and 'app' started although 'unprobed' never got ready: without a startupProbe it holds nothing"):
         assert events.has("start", "probed") and not events.has("ready", "unprobed"), f"observed:\n{events}"
@@ -117,6 +117,6 @@ def test_native_sidecar_is_started_before_the_app_and_keeps_running_when_it_has_
                 s["running"] and s["started"] and s["restarts"] == 0 for s in states.values())
 
         eventually(lambda: _container_states(cluster, ns.name, "sidecar"), until=all_up,
-                   timeout=timeouts.pod_start, interval=timeouts.interval, desc="sidecars and app all running")
+                   timeout=timeouts.pod_start, desc="sidecars and app all running")
         consistently(lambda: _container_states(cluster, ns.name, "sidecar"), holds=all_up,
-                     duration=timeouts.short_hold, interval=timeouts.interval, desc="sidecars running beside the app")
+                     duration=timeouts.short_hold, desc="sidecars running beside the app")

@@ -8,13 +8,13 @@ from fixtures.api_calls import create_raw
 from fixtures.manifests import render
 from fixtures.reporting import step
 
-pytestmark = [pytest.mark.area("policy")]
+pytestmark = [pytest.mark.area("controllers")]
 
 
 @pytest.mark.claim("S000-50")
 def test_documented_policy_v1beta1_pdb_is_rejected_from_kubernetes_1_25(ns, cluster, server_version):
     """The document's policy/v1beta1 PDB manifest is served before 1.25 and rejected (404) from 1.25 on."""
-    doc = render("policy/pdb-eviction/pdb-doc-v1beta1.yaml")[0]
+    doc = render("controllers/pdb-eviction/pdb-doc-v1beta1.yaml")[0]
     with step("When the document's policy/v1beta1 PDB is submitted verbatim"):
         answer = create_raw(cluster, doc, ns.name)
     if server_version >= (1, 25, 0):
@@ -28,7 +28,7 @@ def test_documented_policy_v1beta1_pdb_is_rejected_from_kubernetes_1_25(ns, clus
 @pytest.mark.claim("S000-50")
 def test_documented_pdb_spec_is_accepted_under_policy_v1(ns, cluster):
     """The same PDB spec with apiVersion policy/v1 is accepted and keeps the document's maxUnavailable: 1."""
-    doc = render("policy/pdb-eviction/pdb-doc-v1.yaml")[0]
+    doc = render("controllers/pdb-eviction/pdb-doc-v1.yaml")[0]
     with step("When the document's PDB is submitted as policy/v1"):
         answer = create_raw(cluster, doc, ns.name)
     with step("Then it is created with maxUnavailable 1 and the document's selector"):

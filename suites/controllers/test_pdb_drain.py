@@ -5,11 +5,12 @@ import pytest
 
 from fixtures.nodes import cordoned, drain, workers
 from fixtures.polling import eventually, observe_during
-from fixtures.probes import pdb_settled, pdb_status, pods, ready_pods
+from fixtures.pdbs import settled as pdb_settled, status as pdb_status
+from fixtures.pods import ready_pods, views
 from fixtures.reporting import step
 
 # Drain cordons a node: other tests must not schedule meanwhile.
-pytestmark = [pytest.mark.area("policy"), pytest.mark.serial, pytest.mark.disruptive,
+pytestmark = [pytest.mark.area("controllers"), pytest.mark.serial, pytest.mark.disruptive,
               pytest.mark.requires(multinode=True, images=["agnhost"])]
 
 APP = "drained"
@@ -21,9 +22,9 @@ def colocated_app(ns, cluster, timeouts):
     """Given 2 ready replicas that both run on the first worker (the second worker cordoned meanwhile)."""
     first, second = workers(cluster)[:2]
     with step(f"Given 2 replicas placed together on {first}"), cordoned(cluster, second):
-        ns.apply("policy/pdb-eviction/deployment.yaml", name=APP, replicas=2)
-        placed = eventually(lambda: ready_pods(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
-                            timeout=timeouts.pod_start, interval=timeouts.interval, desc="2 ready replicas")
+        ns.apply("controllers/pdb-eviction/deployment.yaml", name=APP, replicas=2)
+        placed = eventually(lambda: ready_views(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
+                            timeout=timeouts.pod_start, desc="2 ready replicas")
     assert {p.node for p in placed} == {first}, f"replicas should share {first}: {placed}"
     yield first
     cluster.core.patch_node(first, {"spec": {"unschedulable": False}})  # drain leaves it cordoned
@@ -35,9 +36,9 @@ def budget(ns, cluster, timeouts):
 
     def apply(manifest: str, allowed: int, **params):
         with step(f"Given a PDB ({params}) that allows {allowed} disruption(s)"):
-            ns.apply(f"policy/pdb-eviction/{manifest}", name=APP, **params)
+            ns.apply(f"controllers/pdb-eviction/{manifest}", name=APP, **params)
             eventually(lambda: pdb_status(cluster, ns.name, APP), until=pdb_settled(healthy=2, allowed=allowed),
-                       timeout=timeouts.controller_sync, interval=timeouts.interval, desc=f"PDB allows {allowed}")
+                       timeout=timeouts.controller_sync, desc=f"PDB allows {allowed}")
 
     return apply
 
@@ -50,7 +51,7 @@ def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, c
     budget("pdb-max-unavailable.yaml", allowed=1, max_unavailable=1)
     with step(f"When {node} is drained"):
         result, samples = observe_during(lambda: drain(cluster, node, SELECTOR, timeouts.drain),
-                                         lambda: len(ready_pods(cluster, ns.name, SELECTOR)), interval=timeouts.interval)
+                                         lambda: len(ready_views(cluster, ns.name, SELECTOR)))
     with step("Then the drain completes"):
         assert result.returncode == 0, f"drain failed after {result.seconds:.0f}s:\n{result.output}"
     with step("And it was held back by the budget at least once, so pods went one at a time"):
@@ -58,8 +59,8 @@ def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, c
     with step("And at least one replica was ready throughout"):
         assert min(samples) >= 1, f"ready replicas fell to {min(samples)} during the drain: {samples}"
     with step(f"And both replicas now run away from {node}"):
-        moved = eventually(lambda: ready_pods(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
-                           timeout=timeouts.pod_start, interval=timeouts.interval, desc="2 ready replicas after drain")
+        moved = eventually(lambda: ready_views(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
+                           timeout=timeouts.pod_start, desc="2 ready replicas after drain")
         assert node not in {p.node for p in moved}, moved
 
 
@@ -74,5 +75,5 @@ def test_drain_blocks_and_evicts_nothing_when_min_available_equals_replicas(ns, 
     with step("Then the drain fails, refused by the disruption budget"):
         assert result.returncode != 0 and result.retried_on_budget, f"drain should block on the budget:\n{result.output}"
     with step(f"And both replicas are still on {node}"):
-        left = [p for p in pods(cluster, ns.name, SELECTOR) if not p.deleting]
+        left = [p for p in views(cluster, ns.name, SELECTOR) if not p.deleting]
         assert len(left) == 2 and {p.node for p in left} == {node}, left
