@@ -38,3 +38,13 @@ def test_the_gate_fails_on_any_changed_outcome_and_passes_when_nothing_changed(t
     assert outcomes.main([str(tmp_path / "b.json"), str(tmp_path / "a.json")]) == 1
     out = capsys.readouterr().out
     assert "t1 [S000-49]: passed -> absent" in out and "t2 [S001-13]: xfailed -> failed" in out
+
+
+def test_the_gate_fails_when_a_test_fails_after_the_upgrade_as_it_did_before(tmp_path, capsys):
+    both = {"environment": {}, "tests": {"t1": {"outcome": "failed", "claims": "S000-49", "reason": ""},
+                                         "t2": {"outcome": "passed", "claims": "S001-13", "reason": ""}}}
+    for name in ("b.json", "a.json"):
+        (tmp_path / name).write_text(json.dumps(both))
+    assert outcomes.main([str(tmp_path / "b.json"), str(tmp_path / "a.json")]) == 1
+    assert "FAILING t1 [S000-49]: failed before and after" in capsys.readouterr().out
+    assert outcomes.main(["--changes-only", str(tmp_path / "b.json"), str(tmp_path / "a.json")]) == 0
