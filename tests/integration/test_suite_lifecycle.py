@@ -107,10 +107,12 @@ def test_existing_provider_runs_a_behaviour_test_and_removes_its_namespace(tmp_p
 def test_a_failing_test_reports_diagnostics_and_still_removes_its_namespace(tmp_path, kubeconfig, core):
     suite_file(tmp_path, FAILING)
     rid = uuid.uuid4().hex[:8]
-    proc = run_suite(tmp_path, kubeconfig, rid, "--alluredir", str(tmp_path / "allure"))
+    proc = run_suite(tmp_path, kubeconfig, rid, "--alluredir", str(tmp_path / "allure"), "-o", "junit_logging=system-out")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, out
     assert "kubeproof diagnostics" in out and "--- events" in out and "--- pods" in out
+    junit = (tmp_path / "reports" / "junit.xml").read_text()  # written by default, diagnostics in system-out
+    assert "<system-out>" in junit and "kubeproof diagnostics" in junit and "--- events" in junit, junit[:2000]
     assert any("diagnostics (" in f.read_text() and "): events" in f.read_text() for f in (tmp_path / "allure").glob("*-result.json"))
     assert (tmp_path / "allure" / "environment.properties").read_text().count("server_version=v1.")
     eventually(lambda: run_namespaces(core, rid), until=lambda v: all(p == "Terminating" for _, p in v), timeout=30)
