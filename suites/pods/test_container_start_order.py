@@ -85,7 +85,7 @@ def _container_states(cluster, namespace: str, pod: str) -> dict[str, dict]:
             for s in [*(status.init_container_statuses or []), *(status.container_statuses or [])]}
 
 
-@pytest.mark.claim("S000-25")
+@pytest.mark.claim("S000-25", "S002-076")
 @pytest.mark.requires(min_version="1.29")
 def test_native_sidecar_is_started_before_the_app_and_keeps_running_when_it_has_a_startup_probe(ns, cluster, timeouts):
     """A native sidecar with a startupProbe is started before the app starts, then runs beside it.

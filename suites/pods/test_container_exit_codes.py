@@ -1,0 +1,89 @@
+"""Container ends as the kubelet reports them: runtime-prefixed IDs, exit codes, terminated and waiting reasons.
+
+Seed 000 2021-02-22~28 › 快速进入容器命名空间 (IDs "docker://…") and › 保留Exit Code (0–255; 128+n for
+signal n; exit(-1) gives 255); seed 003 「生命周期」 (container states Waiting/Running/Terminated and their
+reasons; OOMKilled with 137). The exit-code arithmetic holds; the docker:// prefix no longer does: the
+runtime here is containerd (dockershim was removed in 1.24).
+Source: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-states
+"""
+import pytest
+
+from fixtures.pods import container_is, phase_is, view, wait_pod
+from fixtures.reporting import step
+
+pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
+
+DOCKERSHIM_REMOVED = (1, 24)
+# container -> (exit code, reason) as the kubelet must report them
+EXPECTED = {
+    "ok": (0, "Completed"),
+    "three": (3, "Error"),
+    "minus-one": (255, "Error"),  # awk's exit(-1): the status is taken modulo 256
+    "oom": (137, "OOMKilled"),
+    "killed": (137, "Error"),  # 128 + SIGKILL (9)
+    "termed": (143, "Error"),  # 128 + SIGTERM (15)
+    "interrupted": (130, "Error"),  # 128 + SIGINT (2)
+    "killer": (0, "Completed"),
+}
+
+
+@pytest.fixture(scope="module")
+def ended(module_ns, cluster, timeouts):
+    """Given pod 'codes' (restartPolicy Never) whose containers exit, are signalled, OOM-killed or cannot start."""
+    module_ns.apply("pods/exit-codes/codes.yaml", name="codes")
+    return wait_pod(cluster, module_ns.name, "codes", phase_is("Failed", "Succeeded"), timeouts)
+
+
+@pytest.mark.claim("S000-61")
+def test_container_ids_carry_the_container_runtimes_prefix_not_docker(module_ns, cluster, server_version, ended):
+    """Documented: container IDs read `docker://<id>`. Today they carry the CRI runtime's prefix (containerd://)."""
+    with step("Given every container status of every pod in the cluster, and every node's runtime"):
+        ids = [s.container_id for p in cluster.core.list_pod_for_all_namespaces().items
+               for s in [*(p.status.init_container_statuses or []), *(p.status.container_statuses or [])] if s.container_id]
+        runtimes = {n.metadata.name: n.status.node_info.container_runtime_version for n in cluster.core.list_node().items}
+    with step("Then each node runs containerd, and each container ID starts with containerd://"):
+        assert ids and all(v.startswith("containerd://") for v in runtimes.values()), runtimes
+        prefixes = sorted({i.split("://")[0] for i in ids})
+        assert prefixes == ["containerd"], f"container ID prefixes seen: {prefixes}"
+    with step("And none carries the document's docker:// prefix"):
+        if server_version >= DOCKERSHIM_REMOVED:
+            assert not any(i.startswith("docker://") for i in ids), "[behaviour-changed] docker:// IDs on a post-dockershim cluster"
+
+
+@pytest.mark.claim("S000-62", "S003-014")
+@pytest.mark.parametrize("container", sorted(EXPECTED))
+def test_a_container_reports_its_exit_status_in_0_to_255_with_128_plus_the_signal_number(container, ended):
+    """exit n gives n, exit(-1) gives 255, death by signal n gives 128+n (137 SIGKILL, 143 SIGTERM, 130 SIGINT)."""
+    code, reason = EXPECTED[container]
+    c = ended.container(container)
+    with step(f"Then container {container} is terminated with exit code {code} and reason {reason}"):
+        assert c.state == "terminated" and (c.exit_code, c.reason) == (code, reason), c
+
+
+@pytest.mark.claim("S003-014")
+def test_a_container_that_cannot_start_is_terminated_with_start_error(ended):
+    """A command missing from the image ends the container as terminated, reason StartError (exit 128 on containerd)."""
+    c = ended.container("nosuch")
+    with step("Then 'nosuch' is terminated with reason StartError and a message naming the missing command"):
+        assert c.state == "terminated" and c.reason == "StartError" and "/no/such/command" in (c.message or ""), c
+        assert c.exit_code == 128, c
+
+
+@pytest.mark.claim("S003-014")
+def test_every_container_status_holds_exactly_one_state(module_ns, cluster, ended):
+    """A container's state has exactly one of waiting, running, terminated."""
+    raw = cluster.core.read_namespaced_pod("codes", module_ns.name).status.container_statuses
+    with step("Then each container status sets exactly one of waiting / running / terminated"):
+        for s in raw:
+            set_ = [k for k in ("waiting", "running", "terminated") if getattr(s.state, k) is not None]
+            assert len(set_) == 1, f"{s.name}: {set_}"
+
+
+@pytest.mark.claim("S003-014")
+def test_a_container_whose_config_cannot_be_built_waits_with_create_container_config_error(module_ns, cluster, timeouts, ended):
+    """An env var from a missing ConfigMap keeps the container waiting: CreateContainerConfigError, pod Pending."""
+    with step("Then the container of 'codes-misconfigured' waits with reason CreateContainerConfigError"):
+        pod = wait_pod(cluster, module_ns.name, "codes-misconfigured", container_is("app", "waiting", "CreateContainerConfigError"), timeouts)
+        assert "no-such-configmap" in (pod.container("app").message or ""), pod.container("app")
+    with step("And the pod is Pending: bound, but its container was never created"):
+        assert pod.phase == "Pending" and view(cluster, module_ns.name, "codes-misconfigured").node, pod
