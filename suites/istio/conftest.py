@@ -1,7 +1,9 @@
-"""Istio behaviours: every test namespace here is labelled for injection by the Istio under test."""
+"""Istio behaviours: every test namespace here is labelled for injection by the Istio under test, and
+every namespace with sidecars is checked for rejected xDS updates (NACKs) before it is deleted."""
 import pytest
 
 from fixtures.addons import istio as istio_addon
+from fixtures.addons import istio_proxies
 
 
 @pytest.fixture
@@ -12,7 +14,18 @@ def ns_labels(istio):
 
 @pytest.fixture
 def mesh_ns(ns, istio, cluster):
-    """The test namespace, checked to select an installed revision (else pods silently stay plain)."""
+    """The test namespace, checked to select an installed revision (else pods silently stay plain).
+    Before it goes, no sidecar in it may have rejected Istio's configuration (the NACK guard)."""
     labels = cluster.core.read_namespace(ns.name).metadata.labels or {}
     istio_addon.check_namespace_labels(ns.name, labels, list(istio.revisions))
-    return ns
+    yield ns
+    istio_proxies.assert_no_rejections(cluster, [ns.name])
+
+
+@pytest.fixture(scope="module")
+def mesh_module_ns(module_ns, istio, cluster):
+    """One injection-labelled namespace for a module's tests that observe the same meshed workloads;
+    NACK-guarded after the module's last test."""
+    cluster.core.patch_namespace(module_ns.name, {"metadata": {"labels": istio.injection_labels()}})
+    yield module_ns
+    istio_proxies.assert_no_rejections(cluster, [module_ns.name])

@@ -1,131 +1,165 @@
-"""Headless Service + mTLS (seed 000 「istio 无头服务问题」).
+"""Headless Service + mTLS, by traffic (seed 000 「istio 无头服务问题」; seed 002 「应用场景」 9, Part C G-02).
 
-The document: before Istio 1.6 a sidecar client spoke mTLS to a plain-TCP server (redis, no sidecar)
-behind a headless Service and failed; the workaround was a DestinationRule disabling TLS. Today
-auto-mTLS only uses mTLS towards endpoints labelled as having a sidecar, so no DestinationRule is
-needed; forcing ISTIO_MUTUAL reproduces the failure. Headless Services are Passthrough in istiod's
-registry (ORIGINAL_DST clusters in the proxy), ClusterIP ones ClientSide (EDS).
+Source: 000_b2af30f51f81eada.txt ## 2021-02-18~21 › ### istio 无头服务问题 (问题1, 问题2);
+002_620e0a9d2c440bc2.txt 「应用场景」 9. Upstream: istio.io/latest/docs/concepts/security/#auto-mutual-tls.
 
-The config half runs against istiod alone; the traffic half needs a proxy image that can run.
+The document: before Istio 1.6 a sidecar client spoke mTLS to a plain-TCP server without a sidecar behind
+a headless Service and failed; the workaround was a DestinationRule disabling TLS. Today auto-mTLS uses
+mTLS only towards endpoints that have a sidecar, so no DestinationRule is needed; forcing ISTIO_MUTUAL
+reproduces the failure. mTLS is asserted as Istio's own tests do: the server app receives
+X-Forwarded-Client-Cert naming the client's SPIFFE id; plaintext arrives without it.
 """
 import pytest
 
-import json
-
-from fixtures.addons import istio_debug
-from fixtures.addons.istio_install import client_tools, istioctl
+from fixtures.addons import istio_proxies, mesh_http
+from fixtures.pods import wait_ready
 from fixtures.polling import eventually
 from fixtures.reporting import step
 
-pytestmark = [pytest.mark.area("istio"), pytest.mark.requires(istio=True, images=["agnhost", "busybox"])]
-# model.Resolution in istiod's registry: ClientSideLB=0 (EDS clusters), Passthrough=2 (ORIGINAL_DST)
-CLIENT_SIDE, PASSTHROUGH = 0, 2
+pytestmark = [pytest.mark.area("istio"), pytest.mark.requires(istio=True, istio_proxy=True, images=["agnhost", "busybox"])]
+XFCC = "x-forwarded-client-cert"
 
 
-def _fqdn(ns, name: str) -> str:
-    return f"{name}.{ns.name}.svc.cluster.local"
+def _host(ns, svc: str) -> str:
+    return f"{svc}.{ns.name}.svc.cluster.local"
 
 
-def _names_in(configz, kind: str, namespace: str) -> set[str]:
-    """Names of `kind` objects in `namespace` among istiod's ingested configs."""
-    return {c["metadata"]["name"] for c in configz or []
-            if c.get("kind") == kind and c.get("metadata", {}).get("namespace") == namespace}
+def _spiffe(ns, sa: str) -> str:
+    return f"spiffe://cluster.local/ns/{ns.name}/sa/{sa}"
 
 
-@pytest.mark.claim("S000-27", "S002-248")
-def test_destinationrule_and_strict_peerauthentication_reach_istiod_when_applied_for_a_headless_service(mesh_ns, cluster, timeouts):
-    """The document's DestinationRule (tls DISABLE for the headless host) and a STRICT PeerAuthentication pass the
-    API server and istiod's validation, and istiod ingests both (its /debug/configz lists them)."""
-    with step("Given a plain-TCP server without a sidecar behind a headless Service"):
-        mesh_ns.apply("istio/headless-mtls/server.yaml", server="redis")
-    with step("When the DestinationRule (tls DISABLE) and a STRICT PeerAuthentication are applied"):
-        mesh_ns.apply("istio/headless-mtls/destinationrule.yaml", name="redis-plain", host=_fqdn(mesh_ns, "redis"), mode="DISABLE")
-        mesh_ns.apply("istio/headless-mtls/peerauthentication-strict.yaml", name="strict")
-    with step("Then istiod's /debug/configz lists both"):
-        def ingested():
-            configz = istio_debug.get_json(cluster.core, "/debug/configz")
-            return {"DestinationRule": _names_in(configz, "DestinationRule", mesh_ns.name),
-                    "PeerAuthentication": _names_in(configz, "PeerAuthentication", mesh_ns.name)}
-
-        eventually(ingested, until=lambda seen: "redis-plain" in seen["DestinationRule"] and "strict" in seen["PeerAuthentication"],
-                   timeout=timeouts.controller_sync, desc="istiod to ingest the DR and PA")
+def _workloads(ns, cluster, timeouts, *, server_sidecar: bool, plain_client: bool = False):
+    """Server pod `server` (sidecar or not) behind headless `server-h` and ClusterIP `server-vip`, and
+    a meshed client `client` (plus a client without sidecar, `outsider`, when asked); all Ready."""
+    ns.apply("istio/mesh/server.yaml", name="server", app="server", version="v1", inject=str(server_sidecar).lower())
+    ns.apply("istio/mesh/service.yaml", name="server-h", app="server", port_name="http", cluster_ip="None")
+    ns.apply("istio/mesh/service.yaml", name="server-vip", app="server", port_name="http", cluster_ip="")
+    ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
+    if plain_client:
+        ns.apply("istio/mesh/client.yaml", name="outsider", env="test", inject="false")
+    wait_ready(cluster, ns.name, "app in (server, client, outsider)", 3 if plain_client else 2, timeouts)
 
 
-@pytest.mark.claim("S000-28", "S002-248")
-def test_headless_service_is_passthrough_and_clusterip_is_client_side_in_istiods_registry(mesh_ns, cluster, timeouts):
-    """istiod registers a headless Service as Passthrough (the proxy's ORIGINAL_DST cluster) and a ClusterIP
-    Service as ClientSide (an EDS cluster): "ORIGINAL_DST by default" holds only for headless/passthrough."""
-    with step("Given the same server behind a headless and a ClusterIP Service"):
-        mesh_ns.apply("istio/headless-mtls/server.yaml", server="redis")
-    with step("Then /debug/registryz shows Resolution Passthrough for the headless one, ClientSide for the other"):
-        want = {_fqdn(mesh_ns, "redis"): PASSTHROUGH, _fqdn(mesh_ns, "redis-vip"): CLIENT_SIDE}
+def _header_reply(cluster, ns, client: str, svc: str) -> mesh_http.Reply:
+    return mesh_http.get(cluster, ns.name, client, f"http://{_host(ns, svc)}:8080/header")
 
-        def registry():
-            return {s["hostname"]: s.get("Resolution", CLIENT_SIDE)
-                    for s in istio_debug.get_json(cluster.core, "/debug/registryz") or [] if s.get("hostname") in want}
 
-        eventually(registry, until=lambda got: got == want, timeout=timeouts.controller_sync,
-                   desc=f"istiod's registry to resolve {want}")
+def _until(cluster, ns, timeouts, client: str, svc: str, ok, desc: str) -> mesh_http.Reply:
+    """Poll until the reply satisfies `ok`: pushed config takes effect within the xDS push time."""
+    return eventually(lambda: _header_reply(cluster, ns, client, svc), until=ok, timeout=timeouts.network_programming, desc=desc)
+
+
+def _xfcc(reply: mesh_http.Reply) -> str:
+    return " ".join(mesh_http.headers_seen(reply).get(XFCC, [])) if reply.status == 200 else ""
 
 
 @pytest.mark.claim("S000-27")
-@pytest.mark.requires(istio_proxy=True)
-def test_sidecar_client_reaches_plain_tcp_server_behind_headless_service_when_no_destinationrule_exists(mesh_ns, cluster, timeouts):
-    """Auto-mTLS sends plain TCP to an endpoint without a sidecar: the document's bug is gone, no DestinationRule needed."""
-    with step("Given a plain-TCP server behind a headless Service and a sidecar-injected client"):
-        _server_and_client(mesh_ns)
-    with step("Then the client reads the server's hostname through its sidecar"):
-        _wait_reply(cluster, mesh_ns, timeouts, lambda line: line == "reply: redis")
+def test_sidecar_client_reaches_a_server_without_sidecar_behind_a_headless_service_when_no_destinationrule_exists(mesh_ns, cluster, timeouts):
+    """Auto-mTLS sends plaintext to an endpoint without a sidecar: the document's failure is gone, no DestinationRule needed."""
+    with step("Given a server without sidecar behind a headless Service, and a sidecar client"):
+        _workloads(mesh_ns, cluster, timeouts, server_sidecar=False)
+    with step("Then the client gets 200, and the server saw plaintext: no X-Forwarded-Client-Cert"):
+        got = _until(cluster, mesh_ns, timeouts, "client", "server-h", lambda r: r.status == 200, "200 through the headless Service")
+        assert _xfcc(got) == "", f"plaintext expected towards a server without sidecar: {mesh_http.headers_seen(got)}"
+    with step("And the request did go through the client's sidecar (Envoy answered: x-envoy-upstream-service-time)"):
+        assert "x-envoy-upstream-service-time" in got.headers, got
 
 
 @pytest.mark.claim("S000-27")
-@pytest.mark.requires(istio_proxy=True)
-def test_istio_mutual_breaks_and_tls_disable_restores_a_plain_tcp_server_behind_headless_service(mesh_ns, cluster, timeouts):
-    """Forcing ISTIO_MUTUAL towards a server without a sidecar reproduces the document's failure; tls DISABLE fixes it."""
-    with step("Given a working sidecar client and plain-TCP server behind a headless Service"):
-        _server_and_client(mesh_ns)
-        _wait_reply(cluster, mesh_ns, timeouts, lambda line: line == "reply: redis")
+@pytest.mark.parametrize("protocol", ["http", "tcp"])
+def test_istio_mutual_fails_and_tls_disable_restores_a_server_without_sidecar_behind_a_headless_service(mesh_ns, cluster, timeouts, protocol):
+    """Forcing ISTIO_MUTUAL towards a server without sidecar reproduces the document's failure (HTTP: 503; plain TCP
+    like the document's redis: the connection is closed without data); tls DISABLE, the document's workaround, fixes it."""
+    host = _host(mesh_ns, "server-h" if protocol == "http" else "server")
+    with step(f"Given a working sidecar client and a {protocol} server without sidecar behind a headless Service"):
+        if protocol == "http":
+            _workloads(mesh_ns, cluster, timeouts, server_sidecar=False)
+            probe = lambda: _header_reply(cluster, mesh_ns, "client", "server-h").status  # noqa: E731
+            ok, broken = 200, 503
+        else:
+            mesh_ns.apply("istio/headless-mtls/server.yaml", server="server")  # agnhost serve-hostname --tcp, headless `server`
+            mesh_ns.apply("istio/headless-mtls/client.yaml", name="client", target=host)
+            wait_ready(cluster, mesh_ns.name, "app in (server, client)", 2, timeouts)
+            probe = lambda: cluster.core.read_namespaced_pod_log("client", mesh_ns.name, container="client", tail_lines=1).strip()  # noqa: E731
+            ok, broken = "reply: server", "reply:"
+        eventually(probe, until=lambda got: got == ok, timeout=timeouts.network_programming, desc="the server answering first")
     with step("When a DestinationRule forces ISTIO_MUTUAL for the headless host"):
-        mesh_ns.apply("istio/headless-mtls/destinationrule.yaml", name="redis", host=_fqdn(mesh_ns, "redis"), mode="ISTIO_MUTUAL")
-    with step("Then the client's connections are reset: empty replies"):
-        _wait_reply(cluster, mesh_ns, timeouts, lambda line: line == "reply:")
+        mesh_ns.apply("istio/mesh/destinationrule-tls.yaml", name="server", host=host, mode="ISTIO_MUTUAL")
+    with step(f"Then the client fails: {broken!r}"):
+        eventually(probe, until=lambda got: got == broken, timeout=timeouts.network_programming, desc="the ISTIO_MUTUAL failure")
     with step("When the DestinationRule is switched to tls DISABLE (the document's workaround)"):
-        mesh_ns.apply("istio/headless-mtls/destinationrule.yaml", name="redis", host=_fqdn(mesh_ns, "redis"), mode="DISABLE")
-    with step("Then the server's hostname comes back"):
-        _wait_reply(cluster, mesh_ns, timeouts, lambda line: line == "reply: redis")
+        mesh_ns.apply("istio/mesh/destinationrule-tls.yaml", name="server", host=host, mode="DISABLE")
+    with step(f"Then the server answers again: {ok!r}"):
+        eventually(probe, until=lambda got: got == ok, timeout=timeouts.network_programming, desc="DISABLE restoring traffic")
+
+
+@pytest.mark.claim("S002-270", "S000-27")
+def test_meshed_server_gets_mtls_from_meshed_clients_and_plaintext_from_others_when_permissive(mesh_ns, cluster, timeouts):
+    """No PeerAuthentication = PERMISSIVE: a meshed client's requests arrive over mTLS (XFCC with its SPIFFE id), through
+    the headless and the ClusterIP Service alike, while a client without sidecar still gets through in plaintext."""
+    with step("Given a server with sidecar behind a headless and a ClusterIP Service, a meshed and an outside client"):
+        _workloads(mesh_ns, cluster, timeouts, server_sidecar=True, plain_client=True)
+    for svc in ("server-h", "server-vip"):
+        with step(f"Then via {svc} the server sees the meshed client's SPIFFE id in X-Forwarded-Client-Cert"):
+            got = _until(cluster, mesh_ns, timeouts, "client", svc, lambda r: r.status == 200, f"200 via {svc}")
+            assert f"URI={_spiffe(mesh_ns, 'client')}" in _xfcc(got), mesh_http.headers_seen(got)
+            assert f"By={_spiffe(mesh_ns, 'server')}" in _xfcc(got), mesh_http.headers_seen(got)
+        with step(f"And via {svc} the outside client gets 200 in plaintext (no XFCC)"):
+            plain = _until(cluster, mesh_ns, timeouts, "outsider", svc, lambda r: r.status == 200, f"plaintext 200 via {svc}")
+            assert _xfcc(plain) == "", mesh_http.headers_seen(plain)
+
+
+@pytest.mark.claim("S002-270", "S000-27")
+def test_strict_peerauthentication_refuses_plaintext_and_keeps_mtls_clients_working(mesh_ns, cluster, timeouts):
+    """PeerAuthentication STRICT: plaintext from a client without sidecar is refused (connection reset, no HTTP
+    status), through the headless and the ClusterIP Service; the meshed client keeps getting 200 over mTLS."""
+    with step("Given the meshed server, a meshed client and an outside client, both answered under PERMISSIVE"):
+        _workloads(mesh_ns, cluster, timeouts, server_sidecar=True, plain_client=True)
+        for client in ("client", "outsider"):
+            _until(cluster, mesh_ns, timeouts, client, "server-vip", lambda r: r.status == 200, f"{client} answered before STRICT")
+    with step("When the namespace's PeerAuthentication is STRICT"):
+        mesh_ns.apply("istio/mesh/peerauthentication.yaml", name="default", mode="STRICT")
+    for svc in ("server-h", "server-vip"):
+        with step(f"Then via {svc} the outside client gets no HTTP response (reset)"):
+            refused = _until(cluster, mesh_ns, timeouts, "outsider", svc, lambda r: r.status == 0, f"plaintext refused via {svc}")
+            assert refused.curl_exit in (52, 56), refused  # empty reply / connection reset by peer
+        with step(f"And via {svc} the meshed client still gets 200 with its SPIFFE id in XFCC"):
+            got = _header_reply(cluster, mesh_ns, "client", svc)
+            assert got.status == 200 and f"URI={_spiffe(mesh_ns, 'client')}" in _xfcc(got), got
+
+
+@pytest.mark.claim("S002-270")
+def test_destinationrule_disable_against_a_strict_server_fails_and_istio_mutual_restores_it(mesh_ns, cluster, timeouts):
+    """An explicit DestinationRule overrides auto-mTLS: DISABLE sends plaintext, which a STRICT server refuses (503);
+    ISTIO_MUTUAL brings back 200 over mTLS."""
+    host = _host(mesh_ns, "server-vip")
+    with step("Given a STRICT meshed server answering the meshed client"):
+        _workloads(mesh_ns, cluster, timeouts, server_sidecar=True)
+        mesh_ns.apply("istio/mesh/peerauthentication.yaml", name="default", mode="STRICT")
+        _until(cluster, mesh_ns, timeouts, "client", "server-vip", lambda r: r.status == 200, "200 under STRICT")
+    with step("When a DestinationRule sets tls DISABLE for the server"):
+        mesh_ns.apply("istio/mesh/destinationrule-tls.yaml", name="server", host=host, mode="DISABLE")
+    with step("Then the client gets 503 from its own sidecar"):
+        _until(cluster, mesh_ns, timeouts, "client", "server-vip", lambda r: r.status == 503, "503 with DISABLE against STRICT")
+    with step("When it is switched to ISTIO_MUTUAL"):
+        mesh_ns.apply("istio/mesh/destinationrule-tls.yaml", name="server", host=host, mode="ISTIO_MUTUAL")
+    with step("Then 200 again, with XFCC"):
+        got = _until(cluster, mesh_ns, timeouts, "client", "server-vip", lambda r: r.status == 200, "200 with ISTIO_MUTUAL")
+        assert f"URI={_spiffe(mesh_ns, 'client')}" in _xfcc(got), got
 
 
 @pytest.mark.claim("S000-28")
-@pytest.mark.requires(istio_proxy=True)
-def test_proxy_cluster_is_original_dst_for_headless_and_eds_for_clusterip_when_the_client_has_a_sidecar(mesh_ns, cluster, timeouts):
-    """In the client's Envoy, the headless Service's outbound cluster is ORIGINAL_DST, the ClusterIP one EDS."""
-    with step("Given the server behind both Services and a sidecar-injected client"):
-        _server_and_client(mesh_ns)
-        _wait_reply(cluster, mesh_ns, timeouts, lambda line: line.startswith("reply:"))
-    with step("Then istioctl proxy-config cluster reports ORIGINAL_DST and EDS respectively"):
-        tools = client_tools()
-
-        def types():
-            out = {}
-            for svc in ("redis", "redis-vip"):
-                res = json.loads(istioctl(tools, cluster, "proxy-config", "cluster", f"client.{mesh_ns.name}",
-                                          "--fqdn", _fqdn(mesh_ns, svc), "-o", "json", timeout=timeouts.apply).stdout or "[]")
-                out[svc] = sorted({c.get("type", "EDS" if c.get("edsClusterConfig") else "?") for c in res})
-            return out
-
-        eventually(types, until=lambda got: got == {"redis": ["ORIGINAL_DST"], "redis-vip": ["EDS"]},
-                   timeout=timeouts.network_programming, desc="outbound cluster types")
-
-
-def _server_and_client(ns):
-    """The plain-TCP server "redis" (headless and ClusterIP Services) and the injected client reading it."""
-    ns.apply("istio/headless-mtls/server.yaml", server="redis")
-    ns.apply("istio/headless-mtls/client.yaml", name="client", target=_fqdn(ns, "redis"))
-
-
-def _wait_reply(cluster, ns, timeouts, ok):
-    def last_line():
-        log = cluster.core.read_namespaced_pod_log("client", ns.name, container="client", tail_lines=1)
-        return log.strip()
-
-    eventually(last_line, until=ok, timeout=timeouts.pod_start, desc="the client's latest reply")
+def test_client_proxy_cluster_is_original_dst_for_a_headless_service_and_eds_for_a_clusterip_service(mesh_ns, cluster, timeouts):
+    """In the client's Envoy (its config dump), the headless Service's outbound cluster is ORIGINAL_DST, the ClusterIP
+    Service's is EDS, and traffic to unknown addresses goes to PassthroughCluster (ORIGINAL_DST): "ORIGINAL_DST by
+    default" holds only for headless and passthrough traffic."""
+    with step("Given the server behind both Services and a sidecar client that reached both"):
+        _workloads(mesh_ns, cluster, timeouts, server_sidecar=False)
+        for svc in ("server-h", "server-vip"):
+            _until(cluster, mesh_ns, timeouts, "client", svc, lambda r: r.status == 200, f"200 via {svc}")
+    with step("Then the client's dynamic clusters have those types"):
+        want = {f"outbound|8080||{_host(mesh_ns, 'server-h')}": "ORIGINAL_DST",
+                f"outbound|8080||{_host(mesh_ns, 'server-vip')}": "EDS", "PassthroughCluster": "ORIGINAL_DST"}
+        clusters = istio_proxies.dynamic_clusters(cluster, mesh_ns.name, "client")
+        got = {name: istio_proxies.cluster_type(clusters[name]) if name in clusters else "absent" for name in want}
+        assert got == want, got

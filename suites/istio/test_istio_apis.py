@@ -67,9 +67,9 @@ def test_invalid_virtualservice_is_denied_by_istiod_when_the_validation_webhook_
         assert not got.accepted and "validation.istio.io" in got.error and "wildcard host * is not allowed" in got.error, got
 
 
-@pytest.mark.claim("S002-270")
 def test_port_level_mtls_without_selector_is_rejected_by_the_api_server_when_applied(mesh_ns, cluster):
-    """PeerAuthentication portLevelMtls needs a workload selector: the CRD's CEL rule refuses it before any webhook."""
+    """PeerAuthentication portLevelMtls needs a workload selector: the CRD's CEL rule refuses it before any webhook.
+    (An acceptance check of the API, no claim: S002-270's mTLS modes are proven by traffic in test_headless_mtls.)"""
     with step("When a namespace-wide PeerAuthentication with portLevelMtls is applied (server dry-run)"):
         got = dry_run_apply(cluster, "istio/validation/pa-portlevel-no-selector.yaml", mesh_ns.name, name="port-level")
     with step("Then the API server rejects it with the CRD's message"):
