@@ -14,6 +14,7 @@ install_allure() {
 }
 STEPS_TOTAL=2
 step allure-install "$TOOL/node_modules/.bin/allure" install_allure
-render() { rm -rf "$OUT" && "$TOOL/node_modules/.bin/allure" generate "$RESULTS" --output "$OUT" --report-name "kubeproof"; }
+# from the repository root, so allure reads allurerc.mjs (categories, history kept in reports/history.jsonl)
+render() { rm -rf "$OUT" && cd "$ROOT_DIR" && "$TOOL/node_modules/.bin/allure" generate "$RESULTS" --output "$OUT"; }
 _step_no=1; step allure-render "" render
-log "report: $OUT/index.html"
+log "report: $OUT/index.html (open it with: $TOOL/node_modules/.bin/allure open $OUT, or any static web server)"

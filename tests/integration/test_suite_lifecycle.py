@@ -222,3 +222,22 @@ def test_watch_until_sees_a_pushed_change_and_times_out_with_the_last_object(cor
                         desc="configmap never", namespace=name, field_selector="metadata.name=late")
     finally:
         core.delete_namespace(name)
+
+
+def test_a_broken_substrate_stops_the_run_with_one_message_naming_it(tmp_path, kubeconfig):
+    """CoreDNS scaled to 0: the health gate names DNS within its budget, instead of each test timing out."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(load_api_client(kubeconfig, None))
+    suite_file(tmp_path, PASSING)
+    apps.patch_namespaced_deployment_scale("coredns", "kube-system", {"spec": {"replicas": 0}})
+    try:
+        t0 = time.monotonic()
+        proc = run_suite(tmp_path, kubeconfig, uuid.uuid4().hex[:8], "--timeout-scale", "0.25")
+        out, _ = proc.communicate(timeout=180)
+        took = time.monotonic() - t0
+    finally:
+        apps.patch_namespaced_deployment_scale("coredns", "kube-system", {"spec": {"replicas": 1}})
+    assert proc.returncode != 0, out
+    assert "substrate broken" in out and "cluster DNS resolving kubernetes.default" in out, out[-3000:]
+    assert took < 60, f"the verdict took {took:.0f}s"
