@@ -1,8 +1,13 @@
-"""Report writers: allure environment and categories, the benchmark summary."""
+"""Report writers: allure environment, the Allure 3 categories, the benchmark summary."""
 import json
+import shutil
+import subprocess
+
+import pytest
 
 from fixtures import bench, reporting
 from fixtures.polling import WAITS, WaitRecord
+from fixtures.versions import ROOT
 
 
 def test_environment_properties_are_one_key_per_line(tmp_path):
@@ -11,11 +16,29 @@ def test_environment_properties_are_one_key_per_line(tmp_path):
     assert lines == ["kube_proxy_mode=iptables", "note=a b", "server_version=v1.34.4"]
 
 
-def test_categories_separate_changed_behaviour_from_defects_and_infrastructure(tmp_path):
-    reporting.write_categories(tmp_path)
-    names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
-    assert names[0] == "Documented behaviour changed"
-    assert {"Infrastructure failure", "Product defect"} <= set(names)
+CLASSIFY = """
+import(process.argv[1]).then(({default: c}) => {
+  const pick = (status, message) => (c.categories.rules.find(r =>
+    r.matchers.statuses.includes(status) && (!r.matchers.message || r.matchers.message.test(message))) || {}).id;
+  console.log(JSON.stringify(JSON.parse(process.argv[2]).map(([s, m]) => pick(s, m))));
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node (Allure 3 runs on it)")
+def test_allure_categories_put_each_kind_of_result_in_its_own_category():
+    """allurerc.mjs loads as JavaScript and sorts the suite's messages into the right categories."""
+    samples = [("skipped", "XFAIL [behaviour-changed] the NodePort answers"), ("failed", "XPASS(strict) documented: x"),
+               ("failed", "AssertionError: [behaviour-changed] start order differs"),
+               ("failed", "Failed: kubeproof: cluster unavailable: substrate broken: ..."),
+               ("failed", "Timed out after 60.0s (12 attempts) waiting for pod x"),
+               ("failed", "Failed: Timeout (>300.0s) from pytest-timeout."),
+               ("skipped", "Skipped: needs the istio-proxy build of Envoy"), ("failed", "AssertionError: 503 != 200"),
+               ("broken", "KeyError: 'x'")]
+    out = subprocess.run(["node", "-e", CLASSIFY, str(ROOT / "allurerc.mjs"), json.dumps(samples)],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    assert json.loads(out) == ["behaviour-changed-known", "behaviour-changed", "behaviour-changed", "infrastructure",
+                               "timed-out", "timed-out", "capability-missing", "product-defect", "test-defect"]
 
 
 def test_bench_merges_worker_records_into_one_summary(tmp_path):
