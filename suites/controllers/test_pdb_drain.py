@@ -23,7 +23,7 @@ def colocated_app(ns, cluster, timeouts):
     first, second = workers(cluster)[:2]
     with step(f"Given 2 replicas placed together on {first}"), cordoned(cluster, second):
         ns.apply("controllers/pdb-eviction/deployment.yaml", name=APP, replicas=2)
-        placed = eventually(lambda: ready_views(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
+        placed = eventually(lambda: ready_pods(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
                             timeout=timeouts.pod_start, desc="2 ready replicas")
     assert {p.node for p in placed} == {first}, f"replicas should share {first}: {placed}"
     yield first
@@ -51,7 +51,7 @@ def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, c
     budget("pdb-max-unavailable.yaml", allowed=1, max_unavailable=1)
     with step(f"When {node} is drained"):
         result, samples = observe_during(lambda: drain(cluster, node, SELECTOR, timeouts.drain),
-                                         lambda: len(ready_views(cluster, ns.name, SELECTOR)))
+                                         lambda: len(ready_pods(cluster, ns.name, SELECTOR)))
     with step("Then the drain completes"):
         assert result.returncode == 0, f"drain failed after {result.seconds:.0f}s:\n{result.output}"
     with step("And it was held back by the budget at least once, so pods went one at a time"):
@@ -59,7 +59,7 @@ def test_drain_evicts_one_pod_at_a_time_when_max_unavailable_is_1(ns, cluster, c
     with step("And at least one replica was ready throughout"):
         assert min(samples) >= 1, f"ready replicas fell to {min(samples)} during the drain: {samples}"
     with step(f"And both replicas now run away from {node}"):
-        moved = eventually(lambda: ready_views(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
+        moved = eventually(lambda: ready_pods(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
                            timeout=timeouts.pod_start, desc="2 ready replicas after drain")
         assert node not in {p.node for p in moved}, moved
 

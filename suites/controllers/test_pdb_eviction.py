@@ -26,7 +26,7 @@ def guarded_app(ns, cluster, timeouts):
         watch_until(cluster.policy.list_namespaced_pod_disruption_budget, lambda pdb: settled(pdb_view(pdb)),
                     timeout=timeouts.pod_start, desc="PDB sees 3 healthy pods, allows 1 disruption",
                     namespace=ns.name, field_selector=f"metadata.name={APP}")
-    return sorted(p.name for p in ready_views(cluster, ns.name, SELECTOR))
+    return sorted(p.name for p in ready_pods(cluster, ns.name, SELECTOR))
 
 
 @pytest.mark.claim("S000-49")
@@ -42,7 +42,7 @@ def test_eviction_is_refused_with_429_when_it_would_exceed_the_budget(ns, cluste
     with step("Then the second eviction is refused by the disruption budget with 429"):
         assert refused.refused_by_disruption_budget, f"expected 429 citing the disruption budget, got {refused}"
     with step(f"And {second} stays running"):
-        consistently(lambda: [p.name for p in ready_views(cluster, ns.name, SELECTOR)], holds=lambda names: second in names,
+        consistently(lambda: [p.name for p in ready_pods(cluster, ns.name, SELECTOR)], holds=lambda names: second in names,
                      duration=timeouts.short_hold, desc=f"{second} still ready")
 
 
