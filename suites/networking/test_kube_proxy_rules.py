@@ -1,0 +1,134 @@
+"""kube-proxy's data plane as rules on a node: its mode, the iptables chains it writes for a Service,
+its INVALID-state drop, and the IPVS model (which needs a kernel with IPVS).
+
+Source: seed 002 「kube-proxy」, 「Service的实现」; seed 001 2021-09-13~19 › 手动实现 IPVS SVC, 2021-06-21~27 ›
+容器 NAT网络出现 INVALID 状态包. Upstream: kubernetes.io/docs/reference/networking/virtual-ips/;
+kubernetes PRs 74840 (INVALID drop), 120412 (only when nf_conntrack_tcp_be_liberal=0), KEP-3178
+(IPTablesOwnershipCleanup: KUBE-MARK-DROP no longer created, 1.28), KEP-5495 (IPVS deprecated, 1.35).
+"""
+import pytest
+import yaml
+
+from fixtures.nodes import schedulable
+from fixtures.polling import eventually
+from fixtures.pods import wait_ready
+from fixtures.reporting import attach_text, step
+from fixtures.services import iptables_table, rules_mentioning, service_rules
+
+pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(node_access=True)]
+
+IPVS = pytest.mark.requires(kernel_ipvs=True)
+
+
+def _rules(cluster, node, namespace, name):
+    return service_rules(iptables_table(cluster, node), namespace, name, "http")
+
+
+@pytest.mark.claim("S002-180")
+@pytest.mark.requires(kube_proxy_mode="iptables", images=["agnhost"])
+def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(ns, cluster, timeouts):
+    """In iptables mode nat PREROUTING and OUTPUT jump to KUBE-SERVICES; the Service's ClusterIP:port jumps
+    to its KUBE-SVC chain, which holds one `statistic --mode random --probability` jump per ready endpoint
+    (1/3, 1/2, rest) to a KUBE-SEP chain that DNATs to podIP:port; scaling to 1 leaves one jump."""
+    node = schedulable(cluster)[0]
+    with step("Given Service web with 3 ready endpoints"):
+        ns.apply("networking/services/backends.yaml", name="web", replicas=3)
+        pods = wait_ready(cluster, ns.name, "app=web", 3, timeouts)
+    with step(f"Then on {node} nat PREROUTING and OUTPUT jump to KUBE-SERVICES"):
+        nat = iptables_table(cluster, node)
+        for chain in ("PREROUTING", "OUTPUT"):
+            assert any("-j KUBE-SERVICES" in r for r in nat.chain(chain)), f"{chain}: {nat.chain(chain)}"
+    with step("And the Service's KUBE-SVC chain jumps to 3 KUBE-SEP chains with probabilities 1/3, 1/2 and the rest"):
+        rules = eventually(lambda: _rules(cluster, node, ns.name, "web"), until=lambda r: len(r.jumps) == 3,
+                           timeout=timeouts.network_programming, desc="3 KUBE-SEP jumps")
+        attach_text("KUBE-SVC chain", "\n".join(rules_mentioning(iptables_table(cluster, node), f"{ns.name}/web:http")))
+        probs = [p for p, _ in rules.jumps]
+        assert probs[0] == pytest.approx(1 / 3, abs=1e-6) and probs[1] == pytest.approx(0.5, abs=1e-6) and probs[2] is None, rules
+    with step("And each KUBE-SEP chain DNATs to one ready pod's IP on port 8080"):
+        assert sorted(rules.dnat.values()) == sorted(f"{p.ip}:8080" for p in pods), rules.dnat
+    with step("When the Deployment is scaled to 1"):
+        cluster.apps.patch_namespaced_deployment_scale("web", ns.name, {"spec": {"replicas": 1}})
+    with step("Then the KUBE-SVC chain has one jump, without a probability"):
+        rules = eventually(lambda: _rules(cluster, node, ns.name, "web"), until=lambda r: len(r.jumps) == 1,
+                           timeout=timeouts.network_programming, desc="1 KUBE-SEP jump")
+        assert rules.jumps[0][0] is None, rules
+
+
+@pytest.mark.claim("S002-187")
+@pytest.mark.requires(kube_proxy_mode="iptables")
+def test_kube_proxy_chains_in_nat_and_filter_without_kube_mark_drop(cluster, server_version):
+    """The document lists KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING, KUBE-MARK-MASQ and KUBE-MARK-DROP.
+    The first four exist in nat; KUBE-MARK-DROP is no longer created since 1.28 (IPTablesOwnershipCleanup);
+    kube-proxy adds filter chains (KUBE-SERVICES, KUBE-FORWARD, KUBE-PROXY-FIREWALL, ...)."""
+    node = schedulable(cluster)[0]
+    nat, filt = iptables_table(cluster, node, "nat"), iptables_table(cluster, node, "filter")
+    attach_text(f"chains on {node}", "nat: " + " ".join(nat.chains) + "\nfilter: " + " ".join(filt.chains))
+    with step(f"Then nat on {node} has KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING and KUBE-MARK-MASQ"):
+        missing = {"KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"} - set(nat.chains)
+        assert not missing, f"missing from nat: {missing}; has {nat.chains}"
+    with step("And KUBE-MARK-MASQ sets mark 0x4000/0x4000 that KUBE-POSTROUTING masquerades"):
+        assert any("--set-xmark 0x4000/0x4000" in r for r in nat.chain("KUBE-MARK-MASQ")), nat.chain("KUBE-MARK-MASQ")
+        assert any("MASQUERADE" in r for r in nat.chain("KUBE-POSTROUTING")), nat.chain("KUBE-POSTROUTING")
+    expect_drop = server_version < (1, 28)
+    with step(f"And KUBE-MARK-DROP is {'present' if expect_drop else 'absent'} (Kubernetes {server_version}; not created since 1.28)"):
+        assert ("KUBE-MARK-DROP" in nat.chains) == expect_drop, f"[behaviour-changed] nat chains: {nat.chains}"
+    with step("And filter has kube-proxy's own chains"):
+        missing = {"KUBE-SERVICES", "KUBE-FORWARD", "KUBE-PROXY-FIREWALL", "KUBE-NODEPORTS", "KUBE-EXTERNAL-SERVICES"} - set(filt.chains)
+        assert not missing, f"missing from filter: {missing}; has {filt.chains}"
+
+
+@pytest.mark.claim("S001-16")
+@pytest.mark.requires(kube_proxy_mode="iptables")
+def test_kube_proxy_drops_conntrack_invalid_packets_when_be_liberal_is_off(cluster):
+    """INVALID conntrack packets are not NATed and would draw an RST; the document's fix is dropping them
+    or nf_conntrack_tcp_be_liberal=1. kube-proxy installs the drop itself, exactly when be_liberal is 0
+    (1.29+), and counts what it dropped in kubeproxy_iptables_ct_state_invalid_dropped_packets_total."""
+    for node in [n.metadata.name for n in cluster.core.list_node().items]:
+        with step(f"On {node}: read nf_conntrack_tcp_be_liberal and filter KUBE-FORWARD"):
+            liberal = cluster.node_exec(node, "cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").stdout.strip()
+            forward = iptables_table(cluster, node, "filter").chain("KUBE-FORWARD")
+            drop = any("--ctstate INVALID" in r and "-j DROP" in r for r in forward)
+        with step(f"Then the INVALID drop is {'absent' if liberal == '1' else 'present'} (be_liberal={liberal})"):
+            assert drop == (liberal == "0"), f"be_liberal={liberal}, KUBE-FORWARD: {forward}"
+    with step("And kube-proxy exports the counter of INVALID packets it dropped"):
+        metrics = cluster.node_exec(node, "curl", "-sS", "-m", "2", "http://127.0.0.1:10249/metrics").stdout
+        assert "kubeproxy_iptables_ct_state_invalid_dropped_packets_total" in metrics, metrics[:2000]
+
+
+@pytest.mark.claim("S002-179")
+def test_kube_proxy_runs_in_a_valid_mode_and_refuses_userspace(cluster, capabilities):
+    """Valid modes on Linux are iptables (the default), ipvs and nftables; userspace was removed in 1.26
+    and kube-proxy refuses it."""
+    conf = yaml.safe_load(cluster.core.read_namespaced_config_map("kube-proxy", "kube-system").data["config.conf"])
+    with step(f"Then the running mode ({conf.get('mode') or 'empty = iptables'}) is one of iptables, ipvs, nftables"):
+        assert (conf.get("mode") or "iptables") in ("iptables", "ipvs", "nftables"), conf.get("mode")
+    node = schedulable(cluster)[0]
+    with step("When kube-proxy's own binary is started with --proxy-mode=userspace"):
+        pod = next(p for p in cluster.core.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-proxy").items)
+        res = cluster.kubectl("exec", "-n", "kube-system", pod.metadata.name, "--", "kube-proxy", "--proxy-mode=userspace",
+                              "--hostname-override=" + node, "--kubeconfig=/nonexistent", check=False)
+    with step("Then it refuses the mode"):
+        assert res.returncode != 0 and "userspace" in res.stderr, f"exit {res.returncode}: {res.stderr[-1500:]}"
+
+
+@IPVS
+@pytest.mark.claim("S001-07", "S002-181")
+@pytest.mark.requires(kube_proxy_mode="ipvs")
+def test_ipvs_mode_binds_cluster_ips_to_kube_ipvs0_and_balances_with_rr(ns, cluster):
+    """IPVS mode: every ClusterIP sits on the dummy interface kube-ipvs0, `ipvsadm -Ln` lists VIP:port with
+    scheduler rr and the pods as real servers, ipset KUBE-CLUSTER-IP holds ip,port entries, and SNAT uses
+    mark 0x4000/0x4000 (the document's hand-built version uses 0x2000). Skips without IPVS in the kernel."""
+    node = schedulable(cluster)[0]
+    out = cluster.node_exec(node, "ip", "addr", "show", "kube-ipvs0")
+    assert out.returncode == 0, out.stderr
+
+
+@IPVS
+@pytest.mark.claim("S001-08", "S002-189")
+@pytest.mark.requires(kube_proxy_mode="ipvs")
+def test_ipvs_masquerades_and_keeps_the_900_s_tcp_timeout(cluster):
+    """IPVS mode forwards with Masq (NAT) only, `ipvsadm -L --timeout` shows 900 120 300 and kube-proxy
+    sets net.ipv4.vs.conntrack=1. Skips without IPVS in the kernel."""
+    node = schedulable(cluster)[0]
+    out = cluster.node_exec(node, "ipvsadm", "-L", "--timeout")
+    assert "900 120 300" in out.stdout, out.stdout + out.stderr
