@@ -29,3 +29,14 @@ def mesh_module_ns(module_ns, istio, cluster):
     cluster.core.patch_namespace(module_ns.name, {"metadata": {"labels": istio.injection_labels()}})
     yield module_ns
     istio_proxies.assert_no_rejections(cluster, [module_ns.name])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def xds_sync_guard(request, cluster, timeouts, istio_addon):
+    """After each Istio module that ran sidecars: istiod sees every proxy SYNCED, and none NACKed (ERROR)."""
+    yield
+    state = istio_addon
+    ran_proxies = any(m.kwargs.get("istio_proxy") for item in request.session.items if item.module is request.module
+                      for m in item.iter_markers("requires"))
+    if state and not state.get("error") and ran_proxies:
+        istio_proxies.assert_all_synced(cluster, timeouts)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.addons import istio_proxies, mesh_http
+from fixtures.addons import istio_proxies, mesh_http, tls_certs
 from fixtures.addons.dry_run import dry_run_apply
 from fixtures.addons.istio_install import client_tools, istioctl
 from fixtures.manifests import render
@@ -127,3 +127,29 @@ def test_documents_order_routing_reaches_only_stable_pods_through_the_gateway_an
         domains = {d for d in istio_proxies.find(yaml.safe_load(routes), "domains") for d in d}
         assert "api.xxx.com" in domains, sorted(domains)
         assert not [d for d in domains if d.startswith("order.")], sorted(domains)
+
+
+@pytest.mark.claim("S002-263")
+def test_gateway_terminates_https_with_the_credential_secret_and_mutual_requires_a_client_certificate(edge, cluster, timeouts):
+    """A Gateway server with tls SIMPLE and credentialName serves HTTPS with the Secret's certificate (verified against
+    its CA by the client); switched to MUTUAL, a client without a certificate fails the handshake."""
+    ns, ip, ports = edge
+    host = "secure.test"
+    tls = tls_certs.server_cert(host)
+    ns.apply("istio/gateway/tls-secret.yaml", name="secure-cred", key=tls_certs.indented(tls.key_pem),
+             cert=tls_certs.indented(tls.cert_pem), ca=tls_certs.indented(tls.ca_pem))
+    exec_in(cluster, ns.name, "outsider", "app", ["sh", "-c", f"printf '%s' '{tls.ca_pem}' > /tmp/ca.crt"])
+    url = f"https://{host}:{ports['https']}/hostname"
+    curl = ["--cacert", "/tmp/ca.crt", "--resolve", f"{host}:{ports['https']}:{ip}"]
+    with step("When a Gateway terminates HTTPS for secure.test with tls SIMPLE and that credential"):
+        ns.apply("istio/gateway/https.yaml", name="secure", host=host, mode="SIMPLE", secret="secure-cred", backend="web")
+    with step("Then a client trusting only the test CA gets 200 from the backend over HTTPS"):
+        got = eventually(lambda: mesh_http.get(cluster, ns.name, "outsider", url, extra=tuple(curl)), until=lambda r: r.status == 200,
+                         timeout=timeouts.network_programming, desc="HTTPS through the gateway")
+        assert got.body.strip() == "web", got
+    with step("When the server is switched to MUTUAL"):
+        ns.apply("istio/gateway/https.yaml", name="secure", host=host, mode="MUTUAL", secret="secure-cred", backend="web")
+    with step("Then the same client, without a certificate, gets no HTTP answer (handshake refused)"):
+        refused = eventually(lambda: mesh_http.get(cluster, ns.name, "outsider", url, extra=tuple(curl)), until=lambda r: r.status == 0,
+                             timeout=timeouts.network_programming, desc="client certificate required")
+        assert refused.curl_exit in (35, 56), refused

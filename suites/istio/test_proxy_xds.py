@@ -11,12 +11,13 @@ without sidecar; tests that add config use their own names.
 """
 import json
 import time
+import urllib.request
 
 import pytest
 
-from fixtures.addons import istio_proxies, mesh_http
+from fixtures.addons import istio_debug, istio_proxies, mesh_http
 from fixtures.addons.istio import NAMESPACE
-from fixtures.addons.istio_install import analyze, client_tools, istioctl
+from fixtures.addons.istio_install import analyze, client_tools, dashboard, istioctl
 from fixtures.podexec import exec_in
 from fixtures.pods import wait_ready
 from fixtures.polling import eventually
@@ -91,7 +92,7 @@ def test_envoy_admin_is_only_on_the_pods_own_loopback_and_istiod_has_no_port_150
     ns, pods = mesh
     with step("Then inside the pod, config_dump and listeners answer"):
         assert istio_proxies.config_dump(cluster, ns.name, "client")
-        assert "0.0.0.0_15006" in istio_proxies.admin(cluster, ns.name, "client", "listeners")
+        assert "0.0.0.0:15006" in istio_proxies.admin(cluster, ns.name, "client", "listeners")
     with step("And istiod:15000 and the pod's IP:15000 refuse connections from another pod"):
         for url in (f"http://istiod.{NAMESPACE}.svc:15000/listeners", f"http://{pods['client'].ip}:15000/listeners"):
             got = mesh_http.get(cluster, ns.name, "outsider", url, max_time=5)
@@ -179,3 +180,20 @@ def test_each_workload_holds_an_istiod_signed_24h_certificate_naming_its_service
             assert 23 <= cert.lifetime_hours <= 25 and cert.issued_by_root, cert
     with step("And the two identities differ"):
         assert certs["client"].uris != certs["other"].uris
+
+
+@pytest.mark.claim("S002-272")
+def test_istioctl_dashboard_port_forwards_to_envoys_admin_and_to_istiods_controlz(mesh, cluster, timeouts):
+    """`istioctl dashboard envoy <pod>.<ns> --browser=false` port-forwards the pod's admin port (/server_info: LIVE);
+    `istioctl dashboard controlz <istiod-pod>.istio-system` reaches istiod's ControlZ page."""
+    ns, _ = mesh
+    with step("Then through `dashboard envoy`, /server_info reports the proxy LIVE"):
+        with dashboard(cluster, "envoy", f"client.{ns.name}", timeout=timeouts.controller_sync) as url:
+            info = eventually(lambda: json.loads(urllib.request.urlopen(f"{url.rstrip('/')}/server_info", timeout=5).read()),
+                              timeout=timeouts.controller_sync, retry_on=lambda e: isinstance(e, OSError), desc="server_info")
+        assert info.get("state") == "LIVE", info
+    with step("And through `dashboard controlz`, istiod answers its ControlZ page"):
+        with dashboard(cluster, "controlz", f"{istio_debug.istiod_pod(cluster.core)}.{NAMESPACE}", timeout=timeouts.controller_sync) as url:
+            page = eventually(lambda: urllib.request.urlopen(url, timeout=5).read().decode(), timeout=timeouts.controller_sync,
+                              retry_on=lambda e: isinstance(e, OSError), desc="ControlZ")
+        assert "ControlZ" in page, page[:300]

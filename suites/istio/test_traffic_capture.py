@@ -48,7 +48,7 @@ def _call(cluster, ns, container: str, port: int) -> mesh_http.Reply:
 
 def _outbound_requests(cluster, ns) -> int:
     """Requests the client's Envoy sent to the server's outbound clusters (any port)."""
-    return sum(istio_proxies.stats(cluster, ns.name, "client", rf"outbound\|\d+\|\|server.*\.upstream_rq_total$").values())
+    return sum(istio_proxies.stats(cluster, ns.name, "client", "upstream_rq_total", match=rf"^cluster\.outbound\|\d+\|\|server(-alt)?\.{ns.name}\.").values())
 
 
 def _source(cluster, ns, container: str, port: int) -> str:
