@@ -12,6 +12,7 @@ from string import Template
 import yaml
 
 from fixtures.polling import eventually
+from fixtures.providers import kind
 from fixtures.timeouts import Timeouts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,13 +72,12 @@ def kind_containers(name: str) -> list[str]:
 
 
 def create_cluster(tools: Tools, name: str, config: Path, tmp: Path, nodes: int) -> Cluster:
-    """kind create from the offline node image; returns once all `nodes` are Ready."""
+    """kind create from the offline node image (the suite's own kind wrapper); returns once all `nodes` are Ready."""
     if kind_containers(name):  # a leftover from an interrupted run
-        run(tools.kind, "delete", "cluster", "--name", name)
+        kind.delete_cluster(name)
     c = Cluster(name, tmp / f"{name}.kubeconfig", tools)
     t0 = time.monotonic()
-    run(tools.kind, "create", "cluster", "--name", name, "--image", tools.node_image, "--config", str(config),
-        "--kubeconfig", str(c.kubeconfig), "--retain=false", timeout=T.cluster_create)
+    kind.create_cluster(name, tools.node_image, config, c.kubeconfig, timeout=T.cluster_create)
     eventually(c.nodes_ready, until=lambda r: len(r) == nodes and all(r.values()), timeout=T.cluster_create,
                interval=1, desc=f"{nodes} Ready nodes in {name}")
     c.create_seconds = time.monotonic() - t0
@@ -85,7 +85,7 @@ def create_cluster(tools: Tools, name: str, config: Path, tmp: Path, nodes: int)
 
 
 def delete_cluster(c: Cluster) -> None:
-    run(c.tools.kind, "delete", "cluster", "--name", c.name, "--kubeconfig", str(c.kubeconfig))
+    kind.delete_cluster(c.name)
 
 
 CONFIGS = {"iptables": "three-node.yaml", "nftables": "three-node-nftables.yaml"}

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from fixtures.providers import kind
+
 from fixtures.polling import eventually
 
 from kindcluster import (CLUSTER_DIR, HOST_PORT, NET_NS, T, create_cluster, delete_cluster, kind_containers,
@@ -95,7 +97,7 @@ def test_kind_load_makes_a_local_image_runnable_when_pulls_are_forbidden(offline
     ns, image = "selftest-load", f"kubeproof/selftest-load:{uuid.uuid4().hex[:8]}"
     run("docker", "tag", offline_images()["busybox"], image)
     try:
-        run(offline_cluster.tools.kind, "load", "docker-image", image, "--name", offline_cluster.name)
+        kind.load_image(offline_cluster.name, image)
         offline_cluster.kubectl("create", "namespace", ns)
         offline_cluster.apply("loaded-pod.yaml", namespace=ns, image=image)
         phase = eventually(lambda: offline_cluster.get("pod", "-n", ns, "loaded")["status"]["phase"],
