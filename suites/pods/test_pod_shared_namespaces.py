@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])
 PORT = 8080
 CLOSED_PORT = 8081  # nothing listens there: the negative control of every connection probe
 PAUSE_MAX_BYTES = 1024 * 1024
+CLOSED_NODE_PORT = 1  # tcpmux: nothing listens there on a kind node
 ORPHAN_SECONDS = 4  # long enough to be seen by a few polls of the process list
 
 
@@ -88,12 +89,12 @@ def test_pod_ips_are_unique_and_a_pod_reaches_other_pods_and_nodes_without_host_
     with step("Then it gets the page"):
         assert got.stdout.strip() == "served-by-web", got
     node_ip = duo.host_ip
-    with step(f"And it connects to the kubelet's port 10250 on node IP {node_ip} (plain HTTP to TLS: 400 means connected)"):
-        kubelet = _sh(cluster, module_ns.name, "shared-pid", "observer", f"wget -qO- -T 5 http://{node_ip}:10250/")
-        assert "400" in kubelet.stderr, kubelet
-    with step("And a port nobody listens on at the same node IP is refused (control)"):
-        closed = _sh(cluster, module_ns.name, "shared-pid", "observer", f"wget -qO- -T 5 http://{node_ip}:{CLOSED_PORT}/")
-        assert "refused" in closed.stderr, closed
+    with step(f"And it talks to the kubelet's port 10250 on node IP {node_ip} (plain HTTP to a TLS server: its answer proves the connection)"):
+        kubelet = _sh(cluster, module_ns.name, "shared-pid", "observer", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {node_ip} 10250")
+        assert "Client sent an HTTP request to an HTTPS server" in kubelet.stdout, kubelet
+    with step(f"And port {CLOSED_NODE_PORT} at the same node IP, where nothing listens, is refused (control)"):
+        closed = _sh(cluster, module_ns.name, "shared-pid", "observer", f"nc -w 3 {node_ip} {CLOSED_NODE_PORT} </dev/null")
+        assert closed.returncode != 0 and "refused" in closed.stderr, closed
 
 
 @pytest.mark.claim("S002-078")

@@ -41,7 +41,7 @@ def test_a_scheduler_outage_deletes_no_pod_and_only_holds_new_pods_pending(ns, c
                          duration=timeouts.short_hold, desc="newcomer waits for a scheduler")
             assert scheduler_events(cluster, ns.name, "newcomer") == []
         with step("And the running pod is untouched, and the kubelet still restarts its killed container"):
-            assert exec_in(cluster, ns.name, "survivor", "app", ["kill", "1"]).returncode == 0
+            assert exec_in(cluster, ns.name, "survivor", "app", ["kill", "1"]).returncode in (0, 137)  # 137: its PID 1 went first
             during = wait_pod(cluster, ns.name, "survivor", lambda p: p.container("app").restarts == 1 and is_ready(p), timeouts)
             assert (during.uid, during.node, during.phase) == (before.uid, before.node, "Running"), during
     with step("When the manifest is back, the scheduler binds the waiting pod, which then runs"):
