@@ -151,7 +151,7 @@ def test_reverting_the_template_reuses_the_old_replicaset_with_new_pods(ns, clus
         assert len(pods_a2) == 2 and not pods_a2 & (pods_a | pods_b), (pods_a, pods_b, pods_a2)
 
 
-@pytest.mark.claim("S003-068", "S003-065")
+@pytest.mark.claim("S003-068", "S003-065", "S002-136")
 def test_rollout_undo_reactivates_the_previous_replicaset_under_the_next_revision(ns, cluster, timeouts):
     """`kubectl rollout undo` scales the previous ReplicaSet back up and gives it the next revision
     number (revisions keep increasing: 1, 2 -> the undone-to ReplicaSet becomes 3)."""
@@ -175,7 +175,7 @@ def test_rollout_undo_reactivates_the_previous_replicaset_under_the_next_revisio
         assert revisions == ["2", "3"], history
 
 
-@pytest.mark.claim("S003-070", "S003-065")
+@pytest.mark.claim("S003-070", "S003-065", "S002-136")
 def test_a_paused_deployment_batches_template_changes_into_one_rollout_on_resume(ns, cluster, timeouts):
     """While paused, template changes create no ReplicaSet (Progressing reason DeploymentPaused) and
     scaling still works; on resume exactly one new ReplicaSet carries all accumulated changes."""
