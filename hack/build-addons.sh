@@ -59,6 +59,9 @@ local_path() {
     github.com/rancher/local-path-provisioner "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION"
 }
 kind() { gobuild kind "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind; }
+kube_router() {
+  gobuild kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+}
 
 agnhost() {
   # agnhost lives in the k8s.io/kubernetes module: reuse the Kubernetes wrapper module's go.mod
@@ -83,7 +86,7 @@ pause() {
 
 [[ -d $K8S_DIR ]] || go mod download "k8s.io/kubernetes@$KUBERNETES_VERSION" \
   || die "k8s.io/kubernetes@$KUBERNETES_VERSION is not on the Go module proxy: check KUBERNETES_VERSION"
-STEPS_TOTAL=9
+STEPS_TOTAL=10
 step pause "$BIN/pause" pause
 step etcd "$BIN/etcd" etcd
 step coredns "$BIN/coredns" coredns
@@ -93,4 +96,5 @@ step flannel-cni "$BIN/flannel-cni" flannel_cni
 step local-path-provisioner "$BIN/local-path-provisioner" local_path
 step kind "$BIN/kind" kind
 step agnhost "$BIN/agnhost" agnhost
+step kube-router "$BIN/kube-router" kube_router
 log "addon binaries ready in $BIN"

@@ -51,7 +51,7 @@ drop_previous() {
 }
 bin() { echo "$BIN/$1"; }
 for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm etcd coredns pause \
-         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost; do
+         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost kube-router; do
   [[ -x $BIN/$b ]] || die "$BIN/$b missing: run hack/build-kubernetes.sh and hack/build-addons.sh (or make cluster-image)"
 done
 mkdir -p "$LOGS"
@@ -120,4 +120,16 @@ RUN ln -s agnhost /agnhost-2 && mkdir /uploads \\
 EXPOSE 80 8080 8081 9376 5000
 ENTRYPOINT [\"/agnhost\"]
 CMD [\"pause\"]" "$(bin agnhost)" "$PORTER/localhost.crt" "$PORTER/localhost.key"
+# kube-router, the NetworkPolicy add-on (loaded by fixtures/addons/kube_router.py when a test needs it):
+# its firewall controller execs ipset, which debian-net lacks; Debian's packages, unpacked in the image
+KR_DEBS="$CACHE/debs/kube-router"
+if ! ls "$KR_DEBS"/ipset_*.deb "$KR_DEBS"/libipset13_*.deb >/dev/null 2>&1; then
+  mkdir -p "$KR_DEBS" && (cd "$KR_DEBS" && apt-get download ipset libipset13 >/dev/null 2>&1) \
+    || die "apt-get download ipset libipset13 failed (the kube-router image needs Debian's ipset)"
+fi
+img "kubeproof/kube-router:$KUBE_ROUTER_VERSION" "FROM $NET
+COPY kube-router /usr/local/bin/kube-router
+COPY *.deb /tmp/
+RUN dpkg -i /tmp/*.deb && rm /tmp/*.deb
+ENTRYPOINT [\"/usr/local/bin/kube-router\"]" "$(bin kube-router)" "$KR_DEBS"/ipset_*.deb "$KR_DEBS"/libipset13_*.deb
 log "images ready"
