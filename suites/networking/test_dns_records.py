@@ -8,7 +8,7 @@ since kubeadm 1.32).
 """
 import pytest
 
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
 from fixtures.polling import eventually
 from fixtures.pods import view, wait_ready
@@ -28,7 +28,7 @@ def pods(module_ns, cluster, timeouts):
     subdomain hl) and `unready`, and a client pod with dig. Returns ready pod name -> IP."""
     module_ns.apply("networking/services/backends.yaml", name=WEB, replicas=2)
     module_ns.apply("networking/dns/headless.yaml", name=HL, app=WEB)
-    module_ns.apply("networking/services/client.yaml", name=CLIENT, node=schedulable(cluster)[0])
+    module_ns.apply("networking/services/client.yaml", name=CLIENT, node=kubelet_nodes(cluster)[0])
     ready = wait_ready(cluster, module_ns.name, SERVING, 3, timeouts)
     wait_ready(cluster, module_ns.name, "role=client", 1, timeouts)
     return {p.name: p.ip for p in ready}
@@ -63,7 +63,7 @@ def test_a_headless_service_name_returns_one_record_per_ready_pod(module_ns, clu
         eventually(lambda: sorted(_dig(cluster, module_ns, fqdn(f"{HL}-all", ns))),
                    until=lambda a: a == sorted([*pods.values(), unready.ip]), timeout=timeouts.controller_sync, desc=f"A {HL}-all")
     with step("And kube-proxy wrote no rule for the headless Service (it did for web)"):
-        nat = iptables_table(cluster, schedulable(cluster)[0])
+        nat = iptables_table(cluster, kubelet_nodes(cluster)[0])
         assert rules_mentioning(nat, f"{ns}/{WEB}:http") and not rules_mentioning(nat, f"{ns}/{HL}:"), rules_mentioning(nat, f"{ns}/")
 
 

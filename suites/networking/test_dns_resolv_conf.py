@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.api_calls import create_raw
 from fixtures.manifests import render
-from fixtures.nodes import kubelet_config, schedulable
+from fixtures.nodes import kubelet_config, kubelet_nodes
 from fixtures.pods import wait_ready
 from fixtures.reporting import attach_text, step
 from fixtures.services import kube_dns_ip, resolv_conf
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnh
 
 @pytest.fixture(scope="module")
 def node(cluster):
-    return schedulable(cluster)[0]
+    return kubelet_nodes(cluster)[0]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from fixtures.node_network import http_get, nat_rules, netfilter_snapshot, node_ip, tcp_listeners
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes, runs_a_kubelet
 from fixtures.polling import eventually
 from fixtures.pods import ready_pods
 from fixtures.reporting import attach_text, step
@@ -58,9 +58,9 @@ def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns,
     """The document: a NodePort can be created on a port a pod uses as hostPort, "and the listening port
     also appears". The API does accept both; since kube-proxy's port opener was removed (1.24, PR 108496)
     no node listens on a NodePort any more."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     # any other node serves the NodePort, cordoned or tainted alike
-    other = next(n.metadata.name for n in cluster.core.list_node().items if n.metadata.name != node)
+    other = next(n.metadata.name for n in cluster.core.list_node().items if n.metadata.name != node and runs_a_kubelet(n))
     with step("Given a NodePort Service whose nodePort P the API server allocated"):
         ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)
         port = _node_port(cluster, ns.name)
@@ -86,7 +86,7 @@ def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kub
     even when P is also a Service's NodePort (the document's claim). Measured per kube-proxy mode; where it does
     not hold, MODES records what answers instead and why."""
     ns, mode, cluster = kube_proxy_ns, kube_proxy_mode, kube_proxy_ns.cluster
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     ip = node_ip(cluster, node)
     with step(f"Given a NodePort Service {SERVICE} answering at {ip}:P (kube-proxy {mode} has programmed it on {node})"):
         ns.apply("networking/hostport/nodeport-service.yaml", name=SERVICE)

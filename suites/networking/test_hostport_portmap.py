@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.node_network import (cni_chain, http_get, http_get_on_node, nat_rules, node_ip, node_process_listening, tcp_listeners,
                                    unused_host_port)
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes
 from fixtures.polling import eventually
 from fixtures.pods import ready_pods
 from fixtures.reporting import attach_text, step
@@ -23,7 +23,7 @@ def served_hostport(ns, cluster, timeouts):
     """Given a Ready pod serving HTTP on hostPort P of a node, answering at <nodeIP>:P.
 
     Returns (node, node IP, P, pod IP)."""
-    node, port = schedulable(cluster)[0], unused_host_port(cluster)
+    node, port = kubelet_nodes(cluster)[0], unused_host_port(cluster)
     ip = node_ip(cluster, node)
     with step(f"Given pod {SERVER} serving on hostPort {port} of {node} ({ip})"):
         ns.apply("networking/hostport/server.yaml", name=SERVER, node=node, host_port=port)

@@ -5,7 +5,7 @@ but different hostIP and protocol"."""
 import pytest
 
 from fixtures.node_network import node_ip, unused_host_port
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes, schedulable
 from fixtures.pods import views
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
@@ -55,7 +55,7 @@ def test_pods_with_the_same_hostport_never_share_a_node_when_there_are_more_pods
 def test_pods_sharing_a_hostport_number_share_a_node_when_host_ip_or_protocol_differ(ns, cluster, timeouts):
     """The conflict key is (hostIP, hostPort, protocol): the same port number on another host
     address or another protocol does not keep pods apart."""
-    node, port = schedulable(cluster)[0], unused_host_port(cluster)
+    node, port = kubelet_nodes(cluster)[0], unused_host_port(cluster)
     ip = node_ip(cluster, node)
     claims = {"loopback-tcp": ("127.0.0.1", "TCP"), "node-ip-tcp": (ip, "TCP"), "node-ip-udp": (ip, "UDP")}
     with step(f"When three pods pinned to {node} claim port {port} as " + ", ".join(f"{h}/{p}" for h, p in claims.values())):

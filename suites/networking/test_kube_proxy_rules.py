@@ -9,7 +9,7 @@ kubernetes PRs 74840 (INVALID drop), 120412 (only when nf_conntrack_tcp_be_liber
 import pytest
 import yaml
 
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes, runs_a_kubelet
 from fixtures.polling import eventually
 from fixtures.pods import wait_ready
 from fixtures.reporting import attach_text, step
@@ -30,7 +30,7 @@ def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(ns, 
     """In iptables mode nat PREROUTING and OUTPUT jump to KUBE-SERVICES; the Service's ClusterIP:port jumps
     to its KUBE-SVC chain, which holds one `statistic --mode random --probability` jump per ready endpoint
     (1/3, 1/2, rest) to a KUBE-SEP chain that DNATs to podIP:port; scaling to 1 leaves one jump."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     with step("Given Service web with 3 ready endpoints"):
         ns.apply("networking/services/backends.yaml", name="web", replicas=3)
         pods = wait_ready(cluster, ns.name, "app=web", 3, timeouts)
@@ -60,7 +60,7 @@ def test_kube_proxy_chains_in_nat_and_filter_without_kube_mark_drop(cluster, ser
     """The document lists KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING, KUBE-MARK-MASQ and KUBE-MARK-DROP.
     The first four exist in nat; KUBE-MARK-DROP is no longer created since 1.28 (IPTablesOwnershipCleanup);
     kube-proxy adds filter chains (KUBE-SERVICES, KUBE-FORWARD, KUBE-PROXY-FIREWALL, ...)."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     nat, filt = iptables_table(cluster, node, "nat"), iptables_table(cluster, node, "filter")
     attach_text(f"chains on {node}", "nat: " + " ".join(nat.chains) + "\nfilter: " + " ".join(filt.chains))
     with step(f"Then nat on {node} has KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING and KUBE-MARK-MASQ"):
@@ -83,7 +83,7 @@ def test_kube_proxy_drops_conntrack_invalid_packets_when_be_liberal_is_off(clust
     """INVALID conntrack packets are not NATed and would draw an RST; the document's fix is dropping them
     or nf_conntrack_tcp_be_liberal=1. kube-proxy installs the drop itself, exactly when be_liberal is 0
     (1.29+), and counts what it dropped in kubeproxy_iptables_ct_state_invalid_dropped_packets_total."""
-    for node in [n.metadata.name for n in cluster.core.list_node().items]:
+    for node in [n.metadata.name for n in cluster.core.list_node().items if runs_a_kubelet(n)]:
         with step(f"On {node}: read nf_conntrack_tcp_be_liberal and filter KUBE-FORWARD"):
             liberal = cluster.node_exec(node, "cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").stdout.strip()
             forward = iptables_table(cluster, node, "filter").chain("KUBE-FORWARD")
@@ -102,7 +102,7 @@ def test_kube_proxy_runs_in_a_valid_mode_and_refuses_userspace(cluster, capabili
     conf = yaml.safe_load(cluster.core.read_namespaced_config_map("kube-proxy", "kube-system").data["config.conf"])
     with step(f"Then the running mode ({conf.get('mode') or 'empty = iptables'}) is one of iptables, ipvs, nftables"):
         assert (conf.get("mode") or "iptables") in ("iptables", "ipvs", "nftables"), conf.get("mode")
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     with step("When kube-proxy's own binary is started with --proxy-mode=userspace"):
         pod = next(p for p in cluster.core.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-proxy").items)
         res = cluster.kubectl("exec", "-n", "kube-system", pod.metadata.name, "--", "kube-proxy", "--proxy-mode=userspace",
@@ -118,7 +118,7 @@ def test_ipvs_mode_binds_cluster_ips_to_kube_ipvs0_and_balances_with_rr(ns, clus
     """IPVS mode: every ClusterIP sits on the dummy interface kube-ipvs0, `ipvsadm -Ln` lists VIP:port with
     scheduler rr and the pods as real servers, ipset KUBE-CLUSTER-IP holds ip,port entries, and SNAT uses
     mark 0x4000/0x4000 (the document's hand-built version uses 0x2000). Skips without IPVS in the kernel."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     out = cluster.node_exec(node, "ip", "addr", "show", "kube-ipvs0")
     assert out.returncode == 0, out.stderr
 
@@ -129,6 +129,6 @@ def test_ipvs_mode_binds_cluster_ips_to_kube_ipvs0_and_balances_with_rr(ns, clus
 def test_ipvs_masquerades_and_keeps_the_900_s_tcp_timeout(cluster):
     """IPVS mode forwards with Masq (NAT) only, `ipvsadm -L --timeout` shows 900 120 300 and kube-proxy
     sets net.ipv4.vs.conntrack=1. Skips without IPVS in the kernel."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     out = cluster.node_exec(node, "ipvsadm", "-L", "--timeout")
     assert "900 120 300" in out.stdout, out.stdout + out.stderr

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from fixtures.node_network import http_get_on_node, node_ip
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
 from fixtures.polling import eventually
 from fixtures.pods import ephemeral_containers, view, wait_ready
@@ -63,7 +63,7 @@ def test_a_strategic_merge_patch_adds_a_debug_container_by_name_and_rolls_out(ns
 def test_kubectl_debug_adds_an_ephemeral_container_in_the_pods_namespaces(ns, cluster, timeouts, images):
     """The non-restarting way: `kubectl debug <pod> --target=app` adds ephemeralContainers[0], which shares the
     pod's network namespace (it counts the app's packets on eth0) and, with --target, the app's processes."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     ns.apply("networking/services/server.yaml", name="target", app="target", node=node)
     pod = wait_ready(cluster, ns.name, "app=target", 1, timeouts)[0]
     with step("When kubectl debug adds container dbg targeting netexec"):
@@ -89,7 +89,7 @@ def test_kubectl_debug_adds_an_ephemeral_container_in_the_pods_namespaces(ns, cl
 def test_a_pods_traffic_crosses_a_host_side_veth_on_the_node(ns, cluster, timeouts):
     """Each pod has a host-side veth peer in the node's namespace (flannel: veth*, a port of bridge cni0) that
     carries its traffic: where `tcpdump -i veth…` would capture it."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     ns.apply("networking/services/server.yaml", name="seen", app="seen", node=node)
     pod = wait_ready(cluster, ns.name, "app=seen", 1, timeouts)[0]
     with step("Given the pod's eth0 names its peer's interface index on the node (iflink)"):
@@ -111,7 +111,7 @@ def test_a_pods_traffic_crosses_a_host_side_veth_on_the_node(ns, cluster, timeou
 @pytest.mark.claim("S001-34")
 def test_host_network_pods_on_one_node_share_the_node_ip(ns, cluster, timeouts):
     """Pods with hostNetwork: true on one node all report status.podIP == status.hostIP == the node's InternalIP."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     for name in ("host-1", "host-2"):
         ns.apply("networking/pod-network/host-network.yaml", name=name, node=node)
     pods = wait_ready(cluster, ns.name, "role=host-network", 2, timeouts)
@@ -126,7 +126,7 @@ def test_pod_ips_come_from_host_local_ipam_files_inside_the_node_pod_cidr(ns, cl
     node's spec.podCIDR."""
     import ipaddress
 
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     ns.apply("networking/services/server.yaml", name="ipam", app="ipam", node=node)
     pod = wait_ready(cluster, ns.name, "app=ipam", 1, timeouts)[0]
     cidr = cluster.core.read_node(node).spec.pod_cidr

@@ -8,7 +8,7 @@ Upstream: kubernetes.io/docs/concepts/services-networking/ (the network model); 
 import pytest
 
 from fixtures.node_network import http_get_on_node
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes, runs_a_kubelet
 from fixtures.podexec import exec_in
 from fixtures.pods import restarted_at_least, view, wait_pod, wait_ready
 from fixtures.reporting import attach_text, step
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnh
 @pytest.fixture(scope="module")
 def layout(module_ns, cluster, timeouts):
     """A netexec server on node A, a client on A and a client on B."""
-    a, b = schedulable(cluster)[:2]
+    a, b = kubelet_nodes(cluster)[:2]
     module_ns.apply("networking/services/server.yaml", name="srv", app="srv", node=a)
     module_ns.apply("networking/services/client.yaml", name="cli-a", node=a)
     module_ns.apply("networking/services/client.yaml", name="cli-b", node=b)
@@ -63,7 +63,7 @@ def test_pods_on_the_same_node_reach_each_other_by_pod_ip(module_ns, cluster, la
 def test_each_node_routes_every_other_nodes_pod_cidr_through_the_cni(module_ns, cluster, layout):
     """Cross-node pod traffic rides routes the CNI installs: on kindnet, <podCIDR> via <node IP> (host-gw);
     with flannel's vxlan backend, <podCIDR> via <that node's flannel.1 address> dev flannel.1 onlink."""
-    nodes = {n.metadata.name: n.spec.pod_cidr for n in cluster.core.list_node().items}
+    nodes = {n.metadata.name: n.spec.pod_cidr for n in cluster.core.list_node().items if runs_a_kubelet(n)}
     for node in (layout["a"], layout["b"]):
         routes = cluster.node_exec(node, "ip", "-4", "route").stdout
         attach_text(f"ip route on {node}", routes)

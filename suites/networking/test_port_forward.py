@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from fixtures.node_network import http_get
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
 from fixtures.pods import is_ready, wait_pod, wait_ready
 from fixtures.portforward import port_forward
@@ -28,7 +28,7 @@ def test_port_forward_reaches_a_localhost_only_port_without_socat_on_the_node(ns
     the API server's pods/portforward subresource. The document: the kubelet runs `nsenter -t <pause pid> -n
     socat - TCP4:localhost:<port>`. Today the runtime dials localhost inside the pod's netns itself: a port
     bound to 127.0.0.1 in the pod (unreachable on the pod IP) is forwarded, and no socat or nsenter runs."""
-    node = schedulable(cluster)[0]
+    node = kubelet_nodes(cluster)[0]
     with step("Given a pod whose server listens on 127.0.0.1:8080 only"):
         ns.apply("networking/services/localhost-only.yaml", name=SERVER, node=node)
         ns.apply("networking/services/client.yaml", name=CLIENT, node=node)

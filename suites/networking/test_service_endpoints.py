@@ -13,7 +13,7 @@ from fixtures.polling import consistently, eventually
 from fixtures.pods import ready_pods, wait_ready
 from fixtures.reporting import step
 from fixtures.services import MANAGED_BY_LABEL, endpoint_slices, endpoints, service
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"]),
               pytest.mark.xdist_group("networking-endpoints")]
@@ -27,7 +27,7 @@ SLICE_MANAGER = "endpointslice-controller.k8s.io"
 def web(module_ns, cluster, timeouts):
     """2 ready netexec backends behind Service `web`, and a client pod: shared by the module's claims."""
     module_ns.apply("networking/services/backends.yaml", name=WEB, replicas=2)
-    module_ns.apply("networking/services/client.yaml", name=CLIENT, node=schedulable(cluster)[0])
+    module_ns.apply("networking/services/client.yaml", name=CLIENT, node=kubelet_nodes(cluster)[0])
     pods = wait_ready(cluster, module_ns.name, f"app={WEB}", 2, timeouts)
     wait_ready(cluster, module_ns.name, "role=client", 1, timeouts)
     return sorted(p.ip for p in pods)

@@ -6,7 +6,7 @@ Source: seed 002 「Service」, 「Service的实现」. Upstream: kubernetes.io/
 """
 import pytest
 
-from fixtures.nodes import schedulable
+from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
 from fixtures.polling import eventually
 from fixtures.pods import view, wait_ready
@@ -25,7 +25,7 @@ SAMPLES = 40
 def web(module_ns, cluster, timeouts):
     """2 netexec backends behind Service web and a client pod; the client sees the ClusterIP programmed."""
     module_ns.apply("networking/services/backends.yaml", name=WEB, replicas=2)
-    module_ns.apply("networking/services/client.yaml", name=CLIENT, node=schedulable(cluster)[0])
+    module_ns.apply("networking/services/client.yaml", name=CLIENT, node=kubelet_nodes(cluster)[0])
     backends = {p.name for p in wait_ready(cluster, module_ns.name, f"app={WEB}", 2, timeouts)}
     wait_ready(cluster, module_ns.name, "role=client", 1, timeouts)
     ip = service(cluster, module_ns.name, WEB).cluster_ip
