@@ -93,8 +93,10 @@ def test_envoy_admin_is_only_on_the_pods_own_loopback_and_istiod_has_no_port_150
     with step("Then inside the pod, config_dump and listeners answer"):
         assert istio_proxies.config_dump(cluster, ns.name, "client")
         assert "0.0.0.0:15006" in istio_proxies.admin(cluster, ns.name, "client", "listeners")
-    with step("And istiod:15000 and the pod's IP:15000 refuse connections from another pod"):
-        for url in (f"http://istiod.{NAMESPACE}.svc:15000/listeners", f"http://{pods['client'].ip}:15000/listeners"):
+    with step("And istiod has no 15000 (its Service has no such port; its pod refuses it), nor does the pod's IP"):
+        assert 15000 not in [p.port for p in cluster.core.read_namespaced_service("istiod", NAMESPACE).spec.ports]
+        istiod_ip = cluster.core.read_namespaced_pod(istio_debug.istiod_pod(cluster.core), NAMESPACE).status.pod_ip
+        for url in (f"http://{istiod_ip}:15000/listeners", f"http://{pods['client'].ip}:15000/listeners"):
             got = mesh_http.get(cluster, ns.name, "outsider", url, max_time=5)
             assert got.status == 0, (url, got)
     with step("When POST logging?level=debug is sent to the admin API"):
@@ -118,7 +120,7 @@ def test_istioctl_diagnostics_read_the_live_mesh(mesh, cluster, timeouts, ns):
         inbound = json.loads(_ictl(cluster, timeouts, "pc", "cluster", f"server.{mns.name}", "--direction", "inbound", "--port", "8080", "-o", "json"))
         assert inbound and inbound[0]["name"].startswith("inbound|8080"), inbound
     with step("And `istioctl x describe pod` names the Service"):
-        assert "server" in _ictl(cluster, timeouts, "x", "describe", "pod", "server", "-n", mns.name)
+        assert "Service: server" in _ictl(cluster, timeouts, "x", "describe", "pod", "server", "-n", mns.name)
     with step("When an unlabelled namespace has a pod, and a VirtualService names a missing Gateway"):
         cluster.core.patch_namespace(ns.name, {"metadata": {"labels": {"istio-injection": None}}})
         ns.apply("istio/mesh/client.yaml", name="plain", env="none", inject="false")

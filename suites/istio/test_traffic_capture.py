@@ -25,7 +25,7 @@ RULES = {
     "inbound TCP -> 15006": r"-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006",
     "UID 1337 exempt": r"-A ISTIO_OUTPUT .*-m owner --uid-owner 1337 -j RETURN",
     "inbound captured from PREROUTING": r"-A PREROUTING -p tcp -j ISTIO_INBOUND",
-    "outbound captured from OUTPUT": r"-A OUTPUT -p tcp -j ISTIO_OUTPUT",
+    "outbound captured from OUTPUT": r"-A OUTPUT (-p tcp )?-j ISTIO_OUTPUT",
 }
 
 
