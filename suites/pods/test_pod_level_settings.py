@@ -13,7 +13,7 @@ import pytest
 from fixtures.api_calls import create_raw
 from fixtures.manifests import render
 from fixtures.pods import is_ready, wait_pod
-from fixtures.podexec import exec_in
+from fixtures.podexec import sh_in
 from fixtures.reporting import step
 from fixtures.runtime import namespaces_in
 
@@ -23,9 +23,6 @@ HOSTS_MARKER = "# Entries added by HostAliases."
 MEMORY_LIMIT = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
 
 
-def _sh(cluster, ns, pod, container, script):
-    return exec_in(cluster, ns, pod, container, ["sh", "-c", script])
-
 
 @pytest.mark.claim("S002-077")
 def test_a_containers_security_context_and_resources_override_or_add_to_the_pods(ns, cluster, timeouts):
@@ -34,10 +31,10 @@ def test_a_containers_security_context_and_resources_override_or_add_to_the_pods
         ns.apply("pods/pod-settings/security.yaml", name="layered")
         wait_pod(cluster, ns.name, "layered", is_ready, timeouts)
     with step("Then 'inherit' runs as 1000 and 'override' as 2000"):
-        uids = {c: _sh(cluster, ns.name, "layered", c, "id -u").stdout.strip() for c in ("inherit", "override")}
+        uids = {c: sh_in(cluster, ns.name, "layered", c, "id -u").stdout.strip() for c in ("inherit", "override")}
         assert uids == {"inherit": "1000", "override": "2000"}, uids
     with step("And each container's cgroup carries its own memory limit"):
-        limits = {c: _sh(cluster, ns.name, "layered", c, MEMORY_LIMIT).stdout.strip() for c in ("inherit", "override")}
+        limits = {c: sh_in(cluster, ns.name, "layered", c, MEMORY_LIMIT).stdout.strip() for c in ("inherit", "override")}
         assert limits == {"inherit": str(64 << 20), "override": str(96 << 20)}, limits
 
 
@@ -58,16 +55,16 @@ def test_host_aliases_are_appended_to_the_managed_hosts_file_and_manual_edits_do
         ns.apply("pods/pod-settings/host-aliases.yaml", name="aliased")
         pod = wait_pod(cluster, ns.name, "aliased", is_ready, timeouts)
     with step("Then /etc/hosts holds the pod's own IP and name, then the marker, then the aliases"):
-        hosts = _sh(cluster, ns.name, "aliased", "app", "cat /etc/hosts").stdout.splitlines()
+        hosts = sh_in(cluster, ns.name, "aliased", "app", "cat /etc/hosts").stdout.splitlines()
         assert f"{pod.ip}\taliased" in hosts and HOSTS_MARKER in hosts, hosts
         assert hosts[hosts.index(HOSTS_MARKER) + 1].split() == ["10.1.2.3", "foo.remote", "bar.remote"], hosts
     with step("When a line is added to /etc/hosts inside the container, and the container restarts"):
-        assert _sh(cluster, ns.name, "aliased", "app", "echo '10.9.9.9 manual.example' >> /etc/hosts").returncode == 0
-        assert "manual.example" in _sh(cluster, ns.name, "aliased", "app", "cat /etc/hosts").stdout
-        _sh(cluster, ns.name, "aliased", "app", "kill 1")
+        assert sh_in(cluster, ns.name, "aliased", "app", "echo '10.9.9.9 manual.example' >> /etc/hosts").returncode == 0
+        assert "manual.example" in sh_in(cluster, ns.name, "aliased", "app", "cat /etc/hosts").stdout
+        sh_in(cluster, ns.name, "aliased", "app", "kill 1")
         wait_pod(cluster, ns.name, "aliased", lambda p: p.container("app").restarts == 1 and is_ready(p), timeouts)
     with step("Then the kubelet rewrote the file: the manual line is gone, the aliases are still there"):
-        after = _sh(cluster, ns.name, "aliased", "app", "cat /etc/hosts").stdout
+        after = sh_in(cluster, ns.name, "aliased", "app", "cat /etc/hosts").stdout
         assert "manual.example" not in after and "foo.remote" in after, after
 
 
@@ -84,9 +81,9 @@ def test_host_network_pid_and_ipc_put_the_pod_in_the_nodes_namespaces(ns, cluste
         node_ipc = cluster.node_exec(pod.node, "readlink", "/proc/1/ns/ipc").stdout.strip()
         with step(f"Then for '{name}': podIP == hostIP and the node's IP on its interfaces is {on_host}"):
             assert (pod.ip == pod.host_ip) is on_host, pod
-            assert (f" {pod.host_ip}/" in _sh(cluster, ns.name, name, "app", "ip addr").stdout) is on_host
+            assert (f" {pod.host_ip}/" in sh_in(cluster, ns.name, name, "app", "ip addr").stdout) is on_host
         with step(f"And the kubelet process is visible: {on_host}"):
-            assert (_sh(cluster, ns.name, name, "app", "pidof kubelet").returncode == 0) is on_host
+            assert (sh_in(cluster, ns.name, name, "app", "pidof kubelet").returncode == 0) is on_host
         with step(f"And it shares the node's IPC namespace: {on_host}"):
             assert (namespaces_in(cluster, ns.name, name, "app")["ipc"] == node_ipc) is on_host, node_ipc
 

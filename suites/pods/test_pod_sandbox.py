@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.api_calls import answer_of, bind
 from fixtures.pods import is_ready, phase_is, view, wait_pod
-from fixtures.podexec import exec_in
+from fixtures.podexec import sh_in
 from fixtures.polling import eventually
 from fixtures.reporting import step
 from fixtures.runtime import kill_sandbox, pod_runtime
@@ -27,14 +27,11 @@ def _start(ns, cluster, timeouts, name, restart_policy="Always"):
     return wait_pod(cluster, ns.name, name, is_ready, timeouts)
 
 
-def _sh(cluster, ns, pod, container, script):
-    return exec_in(cluster, ns, pod, container, ["sh", "-c", script])
-
 
 def _stop_main(cluster, ns, pod, container):
     """`kill 1` through exec: the main shell traps SIGTERM and exits. The exec'd kill may itself be killed
     (137) when its container's PID 1 goes first; the restart, or the end, is what tests assert."""
-    assert _sh(cluster, ns, pod, container, "kill 1").returncode in (0, 137)
+    assert sh_in(cluster, ns, pod, container, "kill 1").returncode in (0, 137)
 
 
 def _restarted(container, before):
@@ -51,10 +48,10 @@ def app_restart(module_ns, cluster, timeouts):
     when 'app' is killed (kill 1 → exit 3), the pod before and after the kubelet restarted it."""
     before = _start(module_ns, cluster, timeouts, "keeper")
     for script in ("echo kept > /data/kept", "echo lost > /tmp/lost"):
-        assert _sh(cluster, module_ns.name, "keeper", "app", script).returncode == 0
+        assert sh_in(cluster, module_ns.name, "keeper", "app", script).returncode == 0
     _stop_main(cluster, module_ns.name, "keeper", "app")
     after = wait_pod(cluster, module_ns.name, "keeper", _restarted("app", before.container("app").restarts), timeouts)
-    files = {f: _sh(cluster, module_ns.name, "keeper", "app", f"cat {f}") for f in ("/data/kept", "/tmp/lost", "/data/starts")}
+    files = {f: sh_in(cluster, module_ns.name, "keeper", "app", f"cat {f}") for f in ("/data/kept", "/tmp/lost", "/data/starts")}
     return before, after, files
 
 

@@ -12,7 +12,7 @@ https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace
 import pytest
 
 from fixtures.pods import is_ready, view, wait_pod
-from fixtures.podexec import exec_in
+from fixtures.podexec import sh_in
 from fixtures.polling import eventually
 from fixtures.reporting import step
 from fixtures.runtime import namespaces_in, pod_runtime, processes_in
@@ -40,15 +40,12 @@ def shared_pid(module_ns, cluster, timeouts):
     return wait_pod(cluster, module_ns.name, "shared-pid", is_ready, timeouts)
 
 
-def _sh(cluster, ns, pod, container, script):
-    return exec_in(cluster, ns, pod, container, ["sh", "-c", script])
-
 
 @pytest.mark.claim("S002-069")
 def test_all_containers_of_a_pod_share_one_ip_on_one_node(module_ns, cluster, duo):
     """Every container of a pod sees the pod's one IP on its eth0: they were placed as one unit."""
     with step("When each container of 'duo' reads the IPv4 address of its eth0"):
-        seen = {c: _sh(cluster, module_ns.name, "duo", c, "ip addr show eth0").stdout for c in ("web", "shell")}
+        seen = {c: sh_in(cluster, module_ns.name, "duo", c, "ip addr show eth0").stdout for c in ("web", "shell")}
     with step("Then both see the pod's status.podIP, on the one node the pod is bound to"):
         for c, out in seen.items():
             assert f" {duo.ip}/" in out, f"container {c} sees {out!r}, not the pod IP {duo.ip}"
@@ -59,16 +56,16 @@ def test_all_containers_of_a_pod_share_one_ip_on_one_node(module_ns, cluster, du
 def test_containers_of_a_pod_reach_each_other_on_localhost_and_share_an_emptydir(module_ns, cluster, duo):
     """Container B reaches container A on 127.0.0.1; a file A writes into a shared emptyDir is visible to B."""
     with step(f"When 'shell' fetches http://127.0.0.1:{PORT}/, served by 'web'"):
-        got = _sh(cluster, module_ns.name, "duo", "shell", f"wget -qO- http://127.0.0.1:{PORT}/")
+        got = sh_in(cluster, module_ns.name, "duo", "shell", f"wget -qO- http://127.0.0.1:{PORT}/")
     with step("Then it gets web's page"):
         assert got.returncode == 0 and got.stdout.strip() == "served-by-web", got
     with step(f"And the same probe on 127.0.0.1:{CLOSED_PORT}, where nothing listens, is refused (control)"):
-        closed = _sh(cluster, module_ns.name, "duo", "shell", f"wget -qO- http://127.0.0.1:{CLOSED_PORT}/")
+        closed = sh_in(cluster, module_ns.name, "duo", "shell", f"wget -qO- http://127.0.0.1:{CLOSED_PORT}/")
         assert closed.returncode != 0 and "refused" in closed.stderr, closed
     with step("And 'shell' reads the note 'web' wrote into the shared emptyDir, but not web's own /tmp file"):
-        note = _sh(cluster, module_ns.name, "duo", "shell", "cat /shared/note")
+        note = sh_in(cluster, module_ns.name, "duo", "shell", "cat /shared/note")
         assert note.stdout.strip() == "written-by-web", note
-        private = _sh(cluster, module_ns.name, "duo", "shell", "cat /tmp/private")
+        private = sh_in(cluster, module_ns.name, "duo", "shell", "cat /tmp/private")
         assert private.returncode != 0, f"web's container filesystem leaked into shell: {private}"
 
 
@@ -85,15 +82,15 @@ def test_pod_ips_are_unique_and_a_pod_reaches_other_pods_and_nodes_without_host_
     with step("When 'observer' (no ports, no hostPort) fetches web's page at the other pod's IP"):
         spec_ports = [c.ports for p in (duo, shared_pid) for c in cluster.core.read_namespaced_pod(p.name, module_ns.name).spec.containers]
         assert not any(spec_ports), f"the probe pods must declare no ports: {spec_ports}"
-        got = _sh(cluster, module_ns.name, "shared-pid", "observer", f"wget -qO- http://{duo.ip}:{PORT}/")
+        got = sh_in(cluster, module_ns.name, "shared-pid", "observer", f"wget -qO- http://{duo.ip}:{PORT}/")
     with step("Then it gets the page"):
         assert got.stdout.strip() == "served-by-web", got
     node_ip = duo.host_ip
     with step(f"And it talks to the kubelet's port 10250 on node IP {node_ip} (plain HTTP to a TLS server: its answer proves the connection)"):
-        kubelet = _sh(cluster, module_ns.name, "shared-pid", "observer", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {node_ip} 10250")
+        kubelet = sh_in(cluster, module_ns.name, "shared-pid", "observer", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {node_ip} 10250")
         assert "Client sent an HTTP request to an HTTPS server" in kubelet.stdout, kubelet
     with step(f"And port {CLOSED_NODE_PORT} at the same node IP, where nothing listens, is refused (control)"):
-        closed = _sh(cluster, module_ns.name, "shared-pid", "observer", f"nc -w 3 {node_ip} {CLOSED_NODE_PORT} </dev/null")
+        closed = sh_in(cluster, module_ns.name, "shared-pid", "observer", f"nc -w 3 {node_ip} {CLOSED_NODE_PORT} </dev/null")
         assert closed.returncode != 0 and "refused" in closed.stderr, closed
 
 
@@ -102,8 +99,8 @@ def test_containers_share_network_ipc_and_uts_namespaces_but_not_the_pid_namespa
     """By default a pod's containers share NET, IPC and UTS; each has its own PID namespace and PID 1."""
     with step("When each container of 'duo' reads its kernel namespaces, hostname and PID 1"):
         ns = {c: namespaces_in(cluster, module_ns.name, "duo", c) for c in ("web", "shell")}
-        hostnames = {c: _sh(cluster, module_ns.name, "duo", c, "hostname").stdout.strip() for c in ns}
-        pid1 = {c: _sh(cluster, module_ns.name, "duo", c, "tr '\\0' ' ' < /proc/1/cmdline").stdout.strip() for c in ns}
+        hostnames = {c: sh_in(cluster, module_ns.name, "duo", c, "hostname").stdout.strip() for c in ns}
+        pid1 = {c: sh_in(cluster, module_ns.name, "duo", c, "tr '\\0' ' ' < /proc/1/cmdline").stdout.strip() for c in ns}
     with step("Then network, IPC and UTS namespaces are the same objects, and so is the hostname"):
         for kind in ("net", "ipc", "uts"):
             assert ns["web"][kind] == ns["shell"][kind], f"{kind} namespace differs: {ns}"
@@ -136,13 +133,13 @@ def test_containers_sharing_a_pid_namespace_can_read_each_others_root_and_signal
     victim_pid = next(p.pid for p in processes_in(cluster, module_ns.name, "shared-pid", "observer") if p.cmdline == "sleep 3601")
     before = view(cluster, module_ns.name, "shared-pid").container("victim").restarts
     with step(f"When 'observer' reads /tmp/victim-file through /proc/{victim_pid}/root"):
-        through = _sh(cluster, module_ns.name, "shared-pid", "observer", f"cat /proc/{victim_pid}/root/tmp/victim-file")
-        own = _sh(cluster, module_ns.name, "shared-pid", "observer", "cat /tmp/victim-file")
+        through = sh_in(cluster, module_ns.name, "shared-pid", "observer", f"cat /proc/{victim_pid}/root/tmp/victim-file")
+        own = sh_in(cluster, module_ns.name, "shared-pid", "observer", "cat /tmp/victim-file")
     with step("Then it reads the victim's file, which its own filesystem lacks"):
         assert through.stdout.strip() == "only-in-victim", through
         assert own.returncode != 0, f"the file exists in observer's own filesystem: {own}"
     with step("When 'observer' sends SIGTERM to the victim's sleep (not PID 1 here, so it dies of it)"):
-        killed = _sh(cluster, module_ns.name, "shared-pid", "observer", f"kill {victim_pid}")
+        killed = sh_in(cluster, module_ns.name, "shared-pid", "observer", f"kill {victim_pid}")
         assert killed.returncode == 0, killed
     with step("Then the victim container ended with 143 (128 + SIGTERM) and was restarted"):
         pod = eventually(lambda: view(cluster, module_ns.name, "shared-pid"),
@@ -165,7 +162,7 @@ def test_pause_is_a_tiny_image_whose_process_sleeps_and_reaps_orphans(module_ns,
         assert init.cmdline == "/pause" and init.state == "S", init
         assert init.ticks <= 10, f"pause used {init.ticks} clock ticks of CPU: it should only wait"
     with step(f"When an exec'd shell leaves an orphan 'sleep {ORPHAN_SECONDS}' behind and exits"):
-        _sh(cluster, module_ns.name, "shared-pid", "observer", f"sleep {ORPHAN_SECONDS} </dev/null >/dev/null 2>&1 & exit 0")
+        sh_in(cluster, module_ns.name, "shared-pid", "observer", f"sleep {ORPHAN_SECONDS} </dev/null >/dev/null 2>&1 & exit 0")
         orphan = eventually(lambda: [p for p in processes_in(cluster, module_ns.name, "shared-pid", "observer")
                                      if p.cmdline == f"sleep {ORPHAN_SECONDS}"],
                             until=bool, timeout=timeouts.apply, desc="the orphan sleep")
@@ -197,7 +194,7 @@ def test_the_sandbox_is_created_first_and_the_containers_join_its_namespaces(mod
 def test_each_pod_gets_a_host_side_veth_enslaved_to_the_cni_bridge_not_cbr0(module_ns, cluster, duo):
     """Pod plumbing is the CNI's: here flannel's bridge plugin puts the pod's veth peer on cni0; there is no cbr0."""
     with step("Given the ifindex of the host-side peer of the pod's eth0"):
-        peer = int(_sh(cluster, module_ns.name, "duo", "shell", "cat /sys/class/net/eth0/iflink").stdout.strip())
+        peer = int(sh_in(cluster, module_ns.name, "duo", "shell", "cat /sys/class/net/eth0/iflink").stdout.strip())
     with step(f"When the node {duo.node} lists its links"):
         links = cluster.node_exec(duo.node, "ip", "-o", "link", "show").stdout.splitlines()
         mine = [line for line in links if line.startswith(f"{peer}: ")]
