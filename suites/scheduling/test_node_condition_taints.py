@@ -49,7 +49,7 @@ def test_memory_pressure_condition_becomes_a_no_schedule_taint_that_daemonset_po
     lifecycle controller: a plain pod is refused for it, a DaemonSet pod (which the DaemonSet
     controller gives the matching toleration) is placed there; when the condition clears, the
     controller removes the taint and the plain pod is scheduled."""
-    pristine_workers(cluster)
+    pristine_workers(cluster, settle=timeouts.controller_sync)
     node = f"kp-fake-{ns.name}"
     with fake_node(cluster, node, labels={}, taints=[{"key": FAKE_KEY, "effect": "NoSchedule"}],
                    conditions=[_condition("Ready", "True"), _condition("MemoryPressure", "True")], allocatable=CAPACITY):
@@ -80,14 +80,14 @@ def test_memory_pressure_condition_becomes_a_no_schedule_taint_that_daemonset_po
         with step("And the plain pod (the negative control) is scheduled onto the node"):
             assert wait_pod(cluster, ns.name, "plain", is_bound, timeouts).node == node
     with step("And every node is back at rest, the fake node gone"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 @pytest.mark.claim("S003-036")
 def test_not_ready_node_carries_a_no_schedule_taint_that_keeps_new_pods_pending(ns, cluster, timeouts):
     """A node whose Ready condition is False is tainted node.kubernetes.io/not-ready:NoSchedule; a
     pod that can only go there stays Pending for that taint, and is scheduled once the node is Ready."""
-    pristine_workers(cluster)
+    pristine_workers(cluster, settle=timeouts.controller_sync)
     node = f"kp-fake-{ns.name}"
     with fake_node(cluster, node, labels={}, taints=[{"key": FAKE_KEY, "effect": "NoSchedule"}],
                    conditions=[_condition("Ready", "False")], allocatable=CAPACITY):
@@ -107,4 +107,4 @@ def test_not_ready_node_carries_a_no_schedule_taint_that_keeps_new_pods_pending(
             _set_condition(cluster, node, "Ready", "True")
             assert wait_pod(cluster, ns.name, "stranded", is_bound, timeouts).node == node
     with step("And every node is back at rest, the fake node gone"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)

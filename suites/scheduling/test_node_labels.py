@@ -26,7 +26,7 @@ def test_pod_with_node_selector_stays_pending_until_a_node_gets_the_label_then_b
     """The document's pod with nodeSelector disktype: ssd is Pending while no node carries
     disktype=ssd ("didn't match Pod's node affinity/selector"); once a worker is labelled, the pod is
     bound to that worker."""
-    nodes = pristine_workers(cluster)
+    nodes = pristine_workers(cluster, settle=timeouts.controller_sync)
     target = nodes[-1]
     with step("Given no node is labelled disktype"):
         assert _nodes_with_label(cluster, "disktype") == []
@@ -39,7 +39,7 @@ def test_pod_with_node_selector_stays_pending_until_a_node_gets_the_label_then_b
             p = wait_pod(cluster, ns.name, "ssd-only", phase_is("Running"), timeouts)
             assert p.node == target, f"bound to {p.node}, not to the labelled {target}"
     with step("And every node is back at rest, the label gone"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
         assert _nodes_with_label(cluster, "disktype") == []
 
 
@@ -48,7 +48,7 @@ def test_removing_the_label_required_node_affinity_matched_does_not_evict_the_ru
     """Required node affinity is IgnoredDuringExecution: after the pod is running, removing the node
     label it required leaves the pod running on that node; a new pod with the same rule is Pending
     (the rule is no longer met, so the pod's survival is the rule being ignored, not still matched)."""
-    nodes = pristine_workers(cluster)
+    nodes = pristine_workers(cluster, settle=timeouts.controller_sync)
     target, key = nodes[0], "kubeproof.io/zone"
     with labelled(cluster, target, {key: "a"}):
         with step(f"Given a pod running on {target} by required affinity {key}=a"):
@@ -65,5 +65,5 @@ def test_removing_the_label_required_node_affinity_matched_does_not_evict_the_ru
                          holds=lambda p: p.phase == "Running" and not p.deleting and p.node == target,
                          duration=timeouts.short_hold, desc="pod keeps running after its node lost the label")
     with step("And every node is back at rest"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
         assert is_bound(view(cluster, ns.name, "settled"))

@@ -23,8 +23,8 @@ GRACE = 3  # behaviour parameter: long enough to tell "killed at the deadline" f
 @pytest.mark.requires(images=["agnhost"])
 def test_pod_with_a_finalizer_stays_terminating_until_the_finalizer_is_patched_away(ns, cluster, timeouts):
     """Deleting a pod that carries a finalizer stops its containers and ends its phase, but the object
-    stays, with a deletionTimestamp (kubectl: Terminating); a PATCH removing the finalizer lets the
-    deletion complete."""
+    stays, with a deletionTimestamp; a PATCH removing the finalizer lets the deletion complete. (kubectl
+    1.34 prints the terminal reason, e.g. Error, rather than Terminating once the containers ended.)"""
     with held(cluster, ns.name, "app=held"):
         with step(f"Given a running pod carrying finalizer {HOLD_FINALIZER}"):
             ns.apply("scheduling/pod-failures/pod-held.yaml", name="held", finalizer=HOLD_FINALIZER)
@@ -36,8 +36,6 @@ def test_pod_with_a_finalizer_stays_terminating_until_the_finalizer_is_patched_a
                          and p.container("app").state == "terminated", timeouts)
             consistently(lambda: view(cluster, ns.name, "held"), holds=lambda p: p.deleting,
                          duration=timeouts.short_hold, desc="held pod still there")
-            shown = cluster.kubectl("get", "pod", "held", "-n", ns.name, "--no-headers").stdout.split()[2]
-            assert shown == "Terminating", shown
         with step("When the finalizer is patched away, the pod is gone"):
             release(cluster, ns.name, "held")
             wait_gone(cluster, ns.name, "held", timeouts, budget="controller_sync")

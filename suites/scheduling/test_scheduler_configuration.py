@@ -20,8 +20,9 @@ from fixtures.pods import is_bound, phase_is, scheduler_events, unschedulable_be
 from fixtures.polling import eventually, retry_not_found
 from fixtures.reporting import step
 
-pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["agnhost"], node_access=True),
-              pytest.mark.xdist_group("scheduling-second-scheduler")]
+pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["agnhost"], node_access=True)]
+# the tests sharing the second scheduler run on one xdist worker, so it is deployed once
+SHARES_SECOND_SCHEDULER = pytest.mark.xdist_group("scheduling-second-scheduler")
 
 SECOND = "kubeproof-second"
 
@@ -90,6 +91,7 @@ SCORE_LINE = re.compile(r'"Plugin scored node for pod" pod="(?P<pod>[^"]+)".*?pl
 
 @pytest.mark.claim("S002-040")
 @pytest.mark.requires(multinode=True)
+@SHARES_SECOND_SCHEDULER
 def test_scheduler_plugin_scores_lie_between_0_and_100_before_their_weights(second_scheduler, cluster, timeouts):
     """Each Score plugin scores a node 0–100 (not the document's 0–10), then the scheduler multiplies
     it by the plugin's weight: in the second scheduler's -v=10 log (same binary and default plugin
@@ -117,6 +119,7 @@ def test_scheduler_plugin_scores_lie_between_0_and_100_before_their_weights(seco
 
 @pytest.mark.claim("S002-051", "S002-029")
 @pytest.mark.requires(multinode=True)
+@SHARES_SECOND_SCHEDULER
 def test_second_scheduler_schedules_only_the_pods_that_name_it(second_scheduler, cluster, timeouts):
     """A second scheduler with its own schedulerName and its own Lease binds the pods naming it (its
     name on their Scheduled event) and leaves the rest to default-scheduler."""
@@ -137,6 +140,7 @@ def test_second_scheduler_schedules_only_the_pods_that_name_it(second_scheduler,
 
 
 @pytest.mark.claim("S002-042")
+@SHARES_SECOND_SCHEDULER
 def test_a_scheduler_profile_changes_filtering_by_disabling_a_plugin(second_scheduler, cluster, timeouts):
     """Scheduling behaviour is configured per KubeSchedulerConfiguration profile: a profile with the
     TaintToleration filter disabled places a pod on the NoSchedule-tainted control plane, where the

@@ -30,7 +30,7 @@ def test_no_schedule_taint_keeps_pods_without_a_matching_toleration_off_the_node
     """With every worker tainted dedicated=test:NoSchedule, a pod without toleration stays Pending
     ("untolerated taint"); pods tolerating it with operator Equal (key, value, effect) or Exists are
     scheduled; once the taint is gone the intolerant pod schedules too."""
-    nodes = pristine_workers(cluster)
+    nodes = pristine_workers(cluster, settle=timeouts.controller_sync)
     with tainted(cluster, nodes, KEY, "test", "NoSchedule"):
         with step(f"Given every worker tainted {KEY}=test:NoSchedule"):
             pass
@@ -50,14 +50,14 @@ def test_no_schedule_taint_keeps_pods_without_a_matching_toleration_off_the_node
     with step("When the taint is removed, the plain pod (the negative control) schedules"):
         wait_pod(cluster, ns.name, "plain", is_bound, timeouts)
     with step("And every node is back at rest"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 @pytest.mark.claim("S003-035", "S002-045")
 def test_prefer_no_schedule_taint_only_steers_pods_away(ns, cluster, timeouts):
     """PreferNoSchedule is soft: with one worker tainted, intolerant pods go to the other worker;
     with every worker tainted, an intolerant pod is still scheduled."""
-    nodes = pristine_workers(cluster)
+    nodes = pristine_workers(cluster, settle=timeouts.controller_sync)
     avoided, other = nodes[0], nodes[1]
     with tainted(cluster, [avoided], KEY, "soft", "PreferNoSchedule"):
         with step(f"Given {avoided} tainted {KEY}=soft:PreferNoSchedule"):
@@ -75,7 +75,7 @@ def test_prefer_no_schedule_taint_only_steers_pods_away(ns, cluster, timeouts):
                 ns.apply("scheduling/taints/pod-any-node.yaml", name="anyway", app="anyway")
                 assert wait_pod(cluster, ns.name, "anyway", phase_is("Running"), timeouts).node in nodes
     with step("And every node is back at rest"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 def _ends(cluster, namespace: str, names: list[str]) -> dict[str, tuple[bool, str | None]]:
@@ -93,7 +93,7 @@ def test_no_execute_taint_evicts_intolerant_pods_at_once_and_timed_tolerations_a
     """A NoExecute taint evicts running pods that do not tolerate it at once (DisruptionTarget,
     reason DeletionByTaintManager); a pod tolerating it with tolerationSeconds: N is evicted N s after
     the taint; a pod tolerating it without tolerationSeconds keeps running."""
-    node = pristine_workers(cluster)[0]
+    node = pristine_workers(cluster, settle=timeouts.controller_sync)[0]
     names = ["intolerant", "timed", "forever"]
     with held(cluster, ns.name, "app=evictee"):
         with step(f"Given three running pods on {node}: intolerant, tolerating for {TOLERATION_SECONDS} s, tolerating forever"):
@@ -127,7 +127,7 @@ def test_no_execute_taint_evicts_intolerant_pods_at_once_and_timed_tolerations_a
                 consistently(lambda: view(cluster, ns.name, "forever"), holds=lambda p: p.phase == "Running" and not p.deleting,
                              duration=timeouts.short_hold, desc="forever-tolerating pod running")
     with step("And every node is back at rest"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 @pytest.mark.claim("S002-032")
@@ -135,7 +135,7 @@ def test_pod_with_preset_node_name_runs_on_a_cordoned_no_schedule_node_but_no_ex
     """A pod with spec.nodeName preset never passes through the scheduler (no Scheduled event): the
     kubelet runs it although the node is cordoned and tainted NoSchedule, where a scheduled twin stays
     Pending; a NoExecute taint still evicts it."""
-    node = pristine_workers(cluster)[0]
+    node = pristine_workers(cluster, settle=timeouts.controller_sync)[0]
     with held(cluster, ns.name, "app=preset"), cordoned(cluster, node), tainted(cluster, [node], KEY, "x", "NoSchedule"):
         with step(f"Given {node} cordoned and tainted {KEY}=x:NoSchedule"):
             pass
@@ -155,14 +155,14 @@ def test_pod_with_preset_node_name_runs_on_a_cordoned_no_schedule_node_but_no_ex
                              desc="preset pod evicted")
                 assert p.conditions.get("DisruptionTarget", ("", None))[1] == "DeletionByTaintManager", p.conditions
     with step("And every node is back at rest"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 @pytest.mark.claim("S003-036")
 def test_pod_stays_pending_while_every_node_is_cordoned_and_schedules_when_one_is_uncordoned(ns, cluster, timeouts):
     """With every worker cordoned (and the control plane tainted), no node is available: a new pod
     stays Pending, the message naming unschedulable nodes; uncordoning lets it schedule."""
-    nodes = pristine_workers(cluster)
+    nodes = pristine_workers(cluster, settle=timeouts.controller_sync)
     with cordoned(cluster, nodes[0]):
         with cordoned(cluster, nodes[1]):
             with step("Given every worker cordoned"):
@@ -174,4 +174,4 @@ def test_pod_stays_pending_while_every_node_is_cordoned_and_schedules_when_one_i
         with step(f"When {nodes[1]} is uncordoned, the pod (the negative control) is scheduled there"):
             assert wait_pod(cluster, ns.name, "homeless", is_bound, timeouts).node == nodes[1]
     with step("And every node is back at rest"):
-        pristine_workers(cluster)
+        pristine_workers(cluster, settle=timeouts.controller_sync)
