@@ -111,7 +111,7 @@ def test_app_never_starts_while_the_proxy_is_unconfigured_when_hold_or_native_si
     with step(f"Given hold (nativeSidecar={native}) and a proxy that never gets configuration"):
         _pod(mesh_ns, cluster, timeouts, native=native, hold="true", discovery=NOWHERE)
     with step("When istio-proxy's pilot-agent is running (it logs; a legacy proxy stays 'waiting' while postStart blocks)"):
-        eventually(lambda: _proxy_log(cluster, mesh_ns), until=lambda log: "Envoy command" in log or "starting" in log.lower(),
+        eventually(lambda: _proxy_log(cluster, mesh_ns), until=lambda log: "\tVersion " in log,
                    timeout=timeouts.pod_start, desc="pilot-agent started")
     with step("Then the app container does not start"):
         consistently(lambda: _state(cluster, mesh_ns, "app"), holds=lambda s: s != "running",
