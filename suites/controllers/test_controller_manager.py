@@ -6,6 +6,7 @@ Source: seed 002 「控制器模型」 (002_620e0a9d2c440bc2.txt), seed 003 「�
 """
 import pytest
 
+from fixtures.control_plane_pods import configz
 from fixtures.leases import view as lease
 from fixtures.nodes import control_plane
 from fixtures.polling import eventually
@@ -15,6 +16,7 @@ from fixtures.reporting import step
 pytestmark = [pytest.mark.area("controllers")]
 
 KCM = "component=kube-controller-manager"
+KCM_PORT = 10257  # its secure serving port (/configz)
 
 
 def controller_manager(cluster):
@@ -47,11 +49,20 @@ def test_workload_controllers_run_in_kube_controller_manager_a_static_pod_with_o
 
 
 @pytest.mark.claim("S003-106")
+@pytest.mark.requires(node_access=True)
 def test_kube_controller_manager_runs_with_the_default_hpa_timings(cluster):
-    """kind starts kube-controller-manager without any --horizontal-pod-autoscaler-* flag, so the defaults
-    apply: sync period 15 s, CPU initialization period 5 min, initial readiness delay 30 s."""
+    """kind starts kube-controller-manager without any --horizontal-pod-autoscaler-* flag, and its running
+    configuration has the documented defaults: sync period 15 s, CPU initialization period 5 min,
+    initial readiness delay 30 s (and downscale stabilization 5 min, tolerance 10%)."""
     with step("When kube-controller-manager's command line is read"):
-        command = [*(controller_manager(cluster).spec.containers[0].command or []), *(controller_manager(cluster).spec.containers[0].args or [])]
+        spec = controller_manager(cluster).spec.containers[0]
+        command = [*(spec.command or []), *(spec.args or [])]
         assert command and command[0].endswith("kube-controller-manager"), command
     with step("Then no HPA flag overrides a default"):
         assert not [a for a in command if a.startswith("--horizontal-pod-autoscaler")], command
+    with step("And its running configuration (/configz) has the default HPA timings"):
+        hpa_config = configz(cluster, control_plane(cluster), KCM_PORT)["HPAController"]
+        assert {k: hpa_config[f"HorizontalPodAutoscaler{k}"] for k in
+                ("SyncPeriod", "CPUInitializationPeriod", "InitialReadinessDelay", "DownscaleStabilizationWindow", "Tolerance")} == {
+            "SyncPeriod": "15s", "CPUInitializationPeriod": "5m0s", "InitialReadinessDelay": "30s",
+            "DownscaleStabilizationWindow": "5m0s", "Tolerance": 0.1}, hpa_config
