@@ -11,7 +11,8 @@ import pytest
 from fixtures.pods import container_is, phase_is, view, wait_pod
 from fixtures.reporting import step
 
-pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
+# one worker runs the module, so its shared workload is created once (module_ns)
+pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"]), pytest.mark.xdist_group("pods-exit-codes")]
 
 DOCKERSHIM_REMOVED = (1, 24)
 # container -> (exit code, reason) as the kubelet must report them

@@ -15,7 +15,8 @@ from fixtures.pods import container_is, event_reasons, is_ready, phase_is, view,
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 
-pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
+# one worker runs the module, so its shared workload is created once (module_ns)
+pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"]), pytest.mark.xdist_group("pods-phases")]
 
 PHASES = {"Pending", "Running", "Succeeded", "Failed", "Unknown"}
 LIFECYCLE_CONDITIONS = {"PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready"}
@@ -141,6 +142,7 @@ def test_a_terminating_pod_is_still_running_with_a_deletion_timestamp_and_a_disr
 
 @pytest.mark.claim("S003-010")
 @pytest.mark.slow
+@pytest.mark.xdist_group("pods-eviction")  # its own pod: it need not wait behind the module's group
 def test_a_pod_evicted_by_the_kubelet_is_failed_with_reason_evicted(ns, cluster, timeouts):
     """"Evicted" is not a phase: a pod the kubelet evicts is Failed with status.reason Evicted."""
     with step(f"Given a pod that writes {OVER_QUOTA_MIB} MiB into an emptyDir limited to 1Mi"):

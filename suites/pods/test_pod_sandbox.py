@@ -17,7 +17,8 @@ from fixtures.polling import eventually
 from fixtures.reporting import step
 from fixtures.runtime import kill_sandbox, pod_runtime
 
-pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
+# one worker runs the module, so its shared workload is created once (module_ns)
+pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"]), pytest.mark.xdist_group("pods-sandbox")]
 
 MANIFEST = "pods/sandbox/pod.yaml"
 

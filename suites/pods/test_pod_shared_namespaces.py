@@ -17,7 +17,8 @@ from fixtures.polling import eventually
 from fixtures.reporting import step
 from fixtures.runtime import namespaces_in, pod_runtime, processes_in
 
-pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
+# one worker runs the module, so its shared workload is created once (module_ns)
+pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"]), pytest.mark.xdist_group("pods-shared-namespaces")]
 
 PORT = 8080
 CLOSED_PORT = 8081  # nothing listens there: the negative control of every connection probe
