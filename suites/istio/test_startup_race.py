@@ -14,6 +14,7 @@ The app records, as its very first action, what pilot-agent says: its own observ
 import pytest
 
 from fixtures.podexec import exec_in
+from fixtures.pods import events_of
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 
@@ -48,13 +49,6 @@ def _log(cluster, ns, name: str = "app") -> list[str]:
 def _line(cluster, ns, timeouts, prefix: str, name: str = "app") -> str:
     return eventually(lambda: next((line for line in _log(cluster, ns, name) if line.startswith(prefix)), None),
                       until=bool, timeout=timeouts.pod_start, desc=f"the app's {prefix!r} line")
-
-
-def _proxy_log(cluster, ns, name: str = "app") -> str:
-    try:
-        return cluster.core.read_namespaced_pod_log(name, ns.name, container="istio-proxy")
-    except Exception:  # noqa: BLE001 - not started yet
-        return ""
 
 
 def _state(cluster, ns, container: str, name: str = "app") -> str:
@@ -110,9 +104,10 @@ def test_app_never_starts_while_the_proxy_is_unconfigured_when_hold_or_native_si
     """With hold or a native sidecar the kubelet does not start the app until the proxy is ready: never, here."""
     with step(f"Given hold (nativeSidecar={native}) and a proxy that never gets configuration"):
         _pod(mesh_ns, cluster, timeouts, native=native, hold="true", discovery=NOWHERE)
-    with step("When istio-proxy's pilot-agent is running (it logs; a legacy proxy stays 'waiting' while postStart blocks)"):
-        eventually(lambda: _proxy_log(cluster, mesh_ns), until=lambda log: "\tVersion " in log,
-                   timeout=timeouts.pod_start, desc="pilot-agent started")
+    with step("When the kubelet has started istio-proxy (its Started event: a legacy proxy's state stays 'waiting' "
+              "while its postStart hook blocks)"):
+        eventually(lambda: [e.message for e in events_of(cluster, mesh_ns.name, "app") if e.reason == "Started"],
+                   until=lambda started: any("istio-proxy" in m for m in started), timeout=timeouts.pod_start, desc="istio-proxy started")
     with step("Then the app container does not start"):
         consistently(lambda: _state(cluster, mesh_ns, "app"), holds=lambda s: s != "running",
                      duration=timeouts.short_hold, desc="app held back")
