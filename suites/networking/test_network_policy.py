@@ -3,19 +3,22 @@ except, ports, and egress (DNS included). Enforced by the kube-router add-on (fl
 
 Source: seed 002 「Pod中的网络隔离」. Upstream: kubernetes.io/docs/concepts/services-networking/network-policies/.
 Every check is a new connection from a client pod (curl, 1 s to connect): a denied one is dropped.
+kube-router runs only while a test runs (serial), then is removed with its rules: its firewall ACCEPTs pod
+traffic ahead of kube-proxy's KUBE-SERVICES REJECTs (kube-router issue #1453).
 """
 import pytest
 
 from fixtures.network_policies import engine, reaches, resolves
-from fixtures.nodes import kubelet_nodes
-from fixtures.polling import eventually
+from fixtures.nodes import wait_kubelet_nodes
+from fixtures.polling import consistently, eventually
 from fixtures.pods import view, wait_ready
 from fixtures.reporting import step
 from fixtures.services import kube_dns_ip
 from fixtures.test_fixtures import own_namespace
 
+# serial: kube-router runs only inside these tests (it would bypass kube-proxy's REJECTs for everyone else)
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"], network_policy=True, multinode=True),
-              pytest.mark.xdist_group("networking-policy")]
+              pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +33,16 @@ def ns_b(request, cluster, images, kubeproof_settings):
 
 
 @pytest.fixture(scope="module")
-def clients(module_ns, ns_a, ns_b, cluster, timeouts):
+def pair(cluster, timeouts):
+    """Node A (servers) and node B (clients)."""
+    return wait_kubelet_nodes(cluster, 2, timeouts)[:2]
+
+
+@pytest.fixture(scope="module")
+def clients(module_ns, ns_a, ns_b, cluster, timeouts, pair):
     """Clients on node B: frontend and other in the policy namespace P, remote (other) and remote-frontend in
     namespace A (project=myproject), stranger in B. Returns name -> (namespace, pod IP)."""
-    node = kubelet_nodes(cluster)[1]
+    node = pair[1]
     layout = {"frontend": (module_ns, "frontend"), "other": (module_ns, "other"), "remote": (ns_a, "other"),
               "remote-frontend": (ns_a, "frontend"), "stranger": (ns_b, "other")}
     for name, (ns, role) in layout.items():
@@ -43,9 +52,9 @@ def clients(module_ns, ns_a, ns_b, cluster, timeouts):
     return {name: (ns.name, view(cluster, ns.name, name).ip) for name, (ns, _) in layout.items()}
 
 
-def _server(ns, cluster, timeouts, name):
-    """A server pod role=<name> on node A; returns its IP."""
-    ns.apply("networking/policy/server.yaml", name=name, role=name, node=kubelet_nodes(cluster)[0])
+def _server(ns, cluster, timeouts, name, node):
+    """A server pod role=<name> on `node` (node A); returns its IP."""
+    ns.apply("networking/policy/server.yaml", name=name, role=name, node=node)
     return wait_ready(cluster, ns.name, f"role={name}", 1, timeouts)[0].ip
 
 
@@ -60,37 +69,42 @@ def _until_blocked(cluster, clients, who, ip, timeouts, port=6379):
 
 
 @pytest.mark.claim("S002-121")
-def test_a_policy_is_enforced_only_where_an_engine_implements_it(module_ns, cluster, clients, timeouts):
+def test_a_policy_is_enforced_only_where_an_engine_implements_it(pair, module_ns, cluster, clients, timeouts):
     """NetworkPolicy is enforced only by a network plugin that implements it: flannel (this cluster's CNI) does
-    not; the kube-router add-on's firewall controller does. With it, an ingress policy admitting nobody
-    drops traffic that flowed before, and deleting the policy lets it through again."""
-    with step("Given the CNI is flannel, whose role cannot even read NetworkPolicies"):
+    not, so a policy admitting nobody changes nothing; once the kube-router add-on's firewall runs, the
+    same policy drops the traffic, and deleting the policy lets it through again."""
+    from fixtures.addons.kube_router import running
+
+    ns = module_ns.name
+    with step("Given the CNI is flannel, whose role cannot even read NetworkPolicies, and no engine runs"):
         role = cluster.dynamic.resources.get(api_version="rbac.authorization.k8s.io/v1", kind="ClusterRole").get(name="flannel")
         assert not any("networkpolicies" in (r.resources or []) for r in role.rules), role.rules
-        assert engine(cluster) == "kube-router"
-    ip = _server(module_ns, cluster, timeouts, "guarded")
-    with step("And the frontend client reaches the server"):
-        assert reaches(cluster, clients["frontend"][0], "frontend", ip, 6379)
-    with step("When a policy selects the server for Ingress and allows nothing"):
+        assert engine(cluster) is None
+    ip = _server(module_ns, cluster, timeouts, "guarded", pair[0])
+    with step("When a policy selects the server for Ingress and admits nothing"):
         module_ns.apply("networking/policy/ingress-port.yaml", name="guarded-none", target="guarded", port=1)
-    with step("Then kube-router drops the frontend's connections"):
-        _until_blocked(cluster, clients, "frontend", ip, timeouts)
-    with step("When the policy is deleted, the frontend reaches the server again"):
-        cluster.dynamic.resources.get(api_version="networking.k8s.io/v1", kind="NetworkPolicy").delete(name="guarded-none", namespace=module_ns.name)
-        eventually(lambda: reaches(cluster, module_ns.name, "frontend", ip, 6379), until=bool, timeout=timeouts.network_programming,
-                   desc="frontend reaches the server again")
+    with step("Then, with flannel alone, the frontend still reaches the server"):
+        consistently(lambda: reaches(cluster, ns, "frontend", ip, 6379), holds=bool, duration=timeouts.short_hold,
+                     desc="frontend reaches the server despite the policy")
+    with running(cluster, timeouts):
+        with step("When kube-router's firewall runs, it drops the frontend's connections"):
+            _until_blocked(cluster, clients, "frontend", ip, timeouts)
+        with step("And when the policy is deleted, the frontend reaches the server again"):
+            cluster.dynamic.resources.get(api_version="networking.k8s.io/v1", kind="NetworkPolicy").delete(name="guarded-none", namespace=ns)
+            eventually(lambda: reaches(cluster, ns, "frontend", ip, 6379), until=bool, timeout=timeouts.network_programming,
+                       desc="frontend reaches the server again")
 
 
 @pytest.mark.claim("S002-122")
-def test_an_empty_pod_selector_isolates_every_pod_of_its_namespace_only_for_its_policy_types(ns, module_ns, cluster, clients, timeouts):
+def test_an_empty_pod_selector_isolates_every_pod_of_its_namespace_only_for_its_policy_types(pair, network_policy_engine, ns, module_ns, cluster, clients, timeouts):
     """podSelector: {} selects every pod of the namespace; with policyTypes [Ingress] and no rule their ingress
     is denied while their egress stays open; adding Egress denies egress too (even DNS); pods in other
     namespaces, selected by no policy, stay open."""
-    node = kubelet_nodes(cluster)[0]
+    node = pair[0]
     ns.apply("networking/policy/server.yaml", name="iso-1", role="iso", node=node)
     ns.apply("networking/policy/client.yaml", name="iso-2", role="iso", node=node)
     wait_ready(cluster, ns.name, "role=iso", 2, timeouts)
-    open_ip = _server(module_ns, cluster, timeouts, "open")
+    open_ip = _server(module_ns, cluster, timeouts, "open", pair[0])
     iso_ip = view(cluster, ns.name, "iso-1").ip
     dns = f"kubernetes.default.svc.cluster.local"
     with step("Given the frontend reaches iso-1, and iso-2 reaches the open server and resolves names"):
@@ -113,10 +127,10 @@ def test_an_empty_pod_selector_isolates_every_pod_of_its_namespace_only_for_its_
 
 
 @pytest.mark.claim("S002-123")
-def test_separate_from_entries_are_ored(module_ns, cluster, clients, timeouts):
+def test_separate_from_entries_are_ored(pair, network_policy_engine, module_ns, cluster, clients, timeouts):
     """The document's form, two `from` entries: a pod of any namespace labelled project=myproject, OR a
     role=frontend pod of the policy's own namespace. namespaceSelector picks namespaces (all their pods)."""
-    ip = _server(module_ns, cluster, timeouts, "db-or")
+    ip = _server(module_ns, cluster, timeouts, "db-or", pair[0])
     with step("Given every client reaches the server"):
         assert all(_matrix(cluster, clients, ip).values())
     with step("When the policy with two separate from entries selects it"):
@@ -128,10 +142,10 @@ def test_separate_from_entries_are_ored(module_ns, cluster, clients, timeouts):
 
 
 @pytest.mark.claim("S002-123")
-def test_namespace_and_pod_selectors_in_one_entry_are_anded(module_ns, cluster, clients, timeouts):
+def test_namespace_and_pod_selectors_in_one_entry_are_anded(pair, network_policy_engine, module_ns, cluster, clients, timeouts):
     """namespaceSelector and podSelector in the same `from` entry: only role=frontend pods inside namespaces
     labelled project=myproject. (The document's comment reads the namespaceSelector as selecting Pods.)"""
-    ip = _server(module_ns, cluster, timeouts, "db-and")
+    ip = _server(module_ns, cluster, timeouts, "db-and", pair[0])
     with step("When the policy with one combined entry selects the server"):
         module_ns.apply("networking/policy/from-and.yaml", name="db-and", target="db-and")
         _until_blocked(cluster, clients, "remote", ip, timeouts)
@@ -141,12 +155,12 @@ def test_namespace_and_pod_selectors_in_one_entry_are_anded(module_ns, cluster, 
 
 
 @pytest.mark.claim("S002-124")
-def test_ip_block_allows_the_cidr_minus_its_exception(module_ns, cluster, clients, timeouts):
+def test_ip_block_allows_the_cidr_minus_its_exception(pair, network_policy_engine, module_ns, cluster, clients, timeouts):
     """ipBlock {cidr, except} admits the CIDR without the excepted range. (ipBlock is meant for addresses
     outside the cluster; kube-router also matches pod IPs, as used here: pod traffic is not NATed.)"""
-    ip = _server(module_ns, cluster, timeouts, "db-ip")
+    ip = _server(module_ns, cluster, timeouts, "db-ip", pair[0])
     excepted = clients["other"][1]
-    cidr = cluster.core.read_node(kubelet_nodes(cluster)[1]).spec.pod_cidr
+    cidr = cluster.core.read_node(pair[1]).spec.pod_cidr
     with step(f"When only {cidr} (the clients' node podCIDR) except {excepted}/32 (client other) may connect"):
         module_ns.apply("networking/policy/ip-block.yaml", name="db-ip", target="db-ip", cidr=cidr, **{"except": f"{excepted}/32"})
         _until_blocked(cluster, clients, "other", ip, timeouts)
@@ -156,9 +170,9 @@ def test_ip_block_allows_the_cidr_minus_its_exception(module_ns, cluster, client
 
 
 @pytest.mark.claim("S002-125")
-def test_ingress_ports_restrict_the_destination_port(module_ns, cluster, clients, timeouts):
+def test_ingress_ports_restrict_the_destination_port(pair, network_policy_engine, module_ns, cluster, clients, timeouts):
     """`ports` in an ingress rule restricts the destination port: 6379 admitted, 8080 on the same pod dropped."""
-    ip = _server(module_ns, cluster, timeouts, "db-port")
+    ip = _server(module_ns, cluster, timeouts, "db-port", pair[0])
     ns = clients["frontend"][0]
     with step("Given the frontend reaches ports 6379 and 8080"):
         assert reaches(cluster, ns, "frontend", ip, 6379) and reaches(cluster, ns, "frontend", ip, 8080)
@@ -170,13 +184,13 @@ def test_ingress_ports_restrict_the_destination_port(module_ns, cluster, clients
 
 
 @pytest.mark.claim("S002-125")
-def test_egress_rules_restrict_destination_and_dns_must_be_allowed_explicitly(ns, module_ns, cluster, timeouts):
+def test_egress_rules_restrict_destination_and_dns_must_be_allowed_explicitly(pair, network_policy_engine, ns, module_ns, cluster, timeouts):
     """An egress rule to <ip>/32 port 6379 lets the pod reach exactly that; everything else is dropped,
     DNS included, until a rule allows port 53 to the cluster DNS pods."""
-    node = kubelet_nodes(cluster)[1]
+    node = pair[1]
     ns.apply("networking/policy/client.yaml", name="egress", role="egress", node=node)
     wait_ready(cluster, ns.name, "role=egress", 1, timeouts)
-    ip = _server(module_ns, cluster, timeouts, "db-egress")
+    ip = _server(module_ns, cluster, timeouts, "db-egress", pair[0])
     name = "kubernetes.default.svc.cluster.local"
     with step("When egress is allowed only to the server's IP on 6379"):
         ns.apply("networking/policy/egress-only.yaml", name="egress-only", source="egress", ip=ip, port=6379)

@@ -8,7 +8,7 @@ Upstream: kubernetes.io/docs/concepts/services-networking/ (the network model); 
 import pytest
 
 from fixtures.node_network import http_get_on_node
-from fixtures.nodes import kubelet_nodes, runs_a_kubelet
+from fixtures.nodes import runs_a_kubelet, wait_kubelet_nodes
 from fixtures.podexec import exec_in
 from fixtures.pods import restarted_at_least, view, wait_pod, wait_ready
 from fixtures.reporting import attach_text, step
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnh
 @pytest.fixture(scope="module")
 def layout(module_ns, cluster, timeouts):
     """A netexec server on node A, a client on A and a client on B."""
-    a, b = kubelet_nodes(cluster)[:2]
+    a, b = wait_kubelet_nodes(cluster, 2, timeouts)[:2]
     module_ns.apply("networking/services/server.yaml", name="srv", app="srv", node=a)
     module_ns.apply("networking/services/client.yaml", name="cli-a", node=a)
     module_ns.apply("networking/services/client.yaml", name="cli-b", node=b)

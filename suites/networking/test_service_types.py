@@ -10,7 +10,7 @@ import pytest
 from fixtures.api_calls import create_raw
 from fixtures.manifests import render
 from fixtures.node_network import http_get, http_get_on_node, local_address_towards, node_ip
-from fixtures.nodes import kubelet_nodes
+from fixtures.nodes import wait_kubelet_nodes
 from fixtures.polling import consistently, eventually
 from fixtures.pods import wait_ready
 from fixtures.reporting import step
@@ -25,8 +25,7 @@ ECHO = "echo"
 @pytest.fixture(scope="module")
 def nodes(module_ns, cluster, timeouts):
     """One backend pod `echo` on node A; node B has none. Returns (A, B)."""
-    a = kubelet_nodes(cluster)[0]
-    b = next(n for n in kubelet_nodes(cluster) if n != a)
+    a, b = wait_kubelet_nodes(cluster, 2, timeouts)[:2]
     module_ns.apply("networking/services/server.yaml", name=ECHO, app=ECHO, node=a)
     wait_ready(cluster, module_ns.name, f"app={ECHO}", 1, timeouts)
     return a, b
