@@ -15,12 +15,12 @@ from fixtures.reporting import step
 
 pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
 
-# how long the writer keeps the pipe open: above "line written" detection + the short hold, with margin
-HOLD_SECONDS = 10
+# the writer keeps the pipe open for the short hold plus this, the time to see that the line was written
+DETECT_MARGIN = 7
 
 
 def _start(ns, cluster, timeouts, name, tty):
-    ns.apply("pods/buffering/pipeline.yaml", name=name, tty=tty, hold_seconds=HOLD_SECONDS)
+    ns.apply("pods/buffering/pipeline.yaml", name=name, tty=tty, hold_seconds=round(timeouts.short_hold + DETECT_MARGIN))
     wait_pod(cluster, ns.name, name, container_is("app", "running"), timeouts)
     eventually(lambda: exec_in(cluster, ns.name, name, "app", ["test", "-f", "/tmp/wrote"]).returncode,
                until=lambda rc: rc == 0, timeout=timeouts.pod_start, desc=f"{name}: the line is in grep's pipe")
