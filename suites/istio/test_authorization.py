@@ -23,17 +23,17 @@ def _mesh(ns, cluster, timeouts) -> str:
     ns.apply("istio/mesh/service.yaml", name="server", app="server", port_name="http", cluster_ip="")
     for name in ("client", "other"):
         ns.apply("istio/mesh/client.yaml", name=name, env="test", inject="true")
-    wait_ready(cluster, ns.name, "app in (server, client, other)", 3, timeouts)
+    wait_ready(cluster, ns.name, "app in (server, client, other)", 3, timeouts, budget="mesh_pod_start")
     url = f"http://server.{ns.name}.svc.cluster.local:8080"
     for name in ("client", "other"):
         eventually(lambda: mesh_http.get(cluster, ns.name, name, url + "/hostname").status, until=lambda s: s == 200,
-                   timeout=timeouts.network_programming, desc=f"{name} answered")
+                   timeout=timeouts.xds_push, desc=f"{name} answered")
     return url
 
 
 def _until(cluster, ns, timeouts, client, url, status, headers=None) -> mesh_http.Reply:
     return eventually(lambda: mesh_http.get(cluster, ns.name, client, url, headers=headers), until=lambda r: r.status == status,
-                      timeout=timeouts.network_programming, desc=f"{client}: {status} for {url}")
+                      timeout=timeouts.xds_push, desc=f"{client}: {status} for {url}")
 
 
 @pytest.mark.claim("S002-270")
@@ -88,7 +88,7 @@ def test_rate_limiting_is_an_envoyfilter_with_local_ratelimit_since_mixer_is_gon
     with step("When the EnvoyFilter adds a 5-per-minute local rate limit to the server's inbound HTTP"):
         mesh_ns.apply("istio/security/envoyfilter-local-ratelimit.yaml", name="ratelimit", tokens=5)
         eventually(lambda: "envoy.filters.http.local_ratelimit" in istio_proxies.admin(cluster, mesh_ns.name, "server", "config_dump?resource=dynamic_listeners"),
-                   until=bool, timeout=timeouts.network_programming, desc="local_ratelimit in the server's listeners")
+                   until=bool, timeout=timeouts.xds_push, desc="local_ratelimit in the server's listeners")
     with step("Then a burst of 12 gets some answers, then 429 marked by the filter"):
         got = mesh_http.statuses(cluster, mesh_ns.name, "client", url, 12, header="x-local-rate-limit")
         # 5 tokens; a config push that rebuilds the listener's filter mid-burst starts a fresh bucket, so the count of

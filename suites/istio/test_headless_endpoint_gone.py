@@ -30,7 +30,7 @@ def test_second_request_on_a_kept_alive_connection_gets_envoys_503_after_the_pod
     ns.apply("istio/mesh/server.yaml", name="server", app="server", version="v1", inject="false")
     ns.apply("istio/mesh/service.yaml", name="server-h", app="server", port_name="http", cluster_ip="None")
     ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
-    pods = {p.name: p for p in wait_ready(cluster, ns.name, "app in (server, client)", 2, timeouts)}
+    pods = {p.name: p for p in wait_ready(cluster, ns.name, "app in (server, client)", 2, timeouts, budget="mesh_pod_start")}
     host = f"server-h.{ns.name}.svc.cluster.local:8080"
     req = f"GET /hostname HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n"
     with step("Given one connection from the client to the server pod's IP carrying a first request"):
@@ -41,12 +41,12 @@ def test_second_request_on_a_kept_alive_connection_gets_envoys_503_after_the_pod
         def replies():
             return exec_in(cluster, ns.name, "client", "app", ["cat", "/tmp/replies"]).stdout
 
-        eventually(replies, until=lambda out: "HTTP/1.1 200" in out, timeout=timeouts.network_programming, desc="the first reply")
+        eventually(replies, until=lambda out: "HTTP/1.1 200" in out, timeout=timeouts.xds_push, desc="the first reply")
     with step("When the server pod is deleted before the second request"):
         cluster.core.delete_namespaced_pod("server", ns.name, grace_period_seconds=0)
         wait_gone(cluster, ns.name, "server", timeouts)
     with step("Then the second reply on the same connection is Envoy's 503 upstream connect error"):
-        out = eventually(replies, until=lambda o: o.count("HTTP/1.1 ") >= 2, timeout=GAP + 2 * timeouts.network_programming,
+        out = eventually(replies, until=lambda o: o.count("HTTP/1.1 ") >= 2, timeout=GAP + 2 * timeouts.xds_push,
                          desc="the second reply")
         attach_text("replies", out)
         second = out[out.index("HTTP/1.1 ", out.index("HTTP/1.1 200") + 1):]

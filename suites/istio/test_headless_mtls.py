@@ -37,7 +37,7 @@ def _workloads(ns, cluster, timeouts, *, server_sidecar: bool, plain_client: boo
     ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
     if plain_client:
         ns.apply("istio/mesh/client.yaml", name="outsider", env="test", inject="false")
-    wait_ready(cluster, ns.name, "app in (server, client, outsider)", 3 if plain_client else 2, timeouts)
+    wait_ready(cluster, ns.name, "app in (server, client, outsider)", 3 if plain_client else 2, timeouts, budget="mesh_pod_start")
 
 
 def _header_reply(cluster, ns, client: str, svc: str) -> mesh_http.Reply:
@@ -46,7 +46,7 @@ def _header_reply(cluster, ns, client: str, svc: str) -> mesh_http.Reply:
 
 def _until(cluster, ns, timeouts, client: str, svc: str, ok, desc: str) -> mesh_http.Reply:
     """Poll until the reply satisfies `ok`: pushed config takes effect within the xDS push time."""
-    return eventually(lambda: _header_reply(cluster, ns, client, svc), until=ok, timeout=timeouts.network_programming, desc=desc)
+    return eventually(lambda: _header_reply(cluster, ns, client, svc), until=ok, timeout=timeouts.xds_push, desc=desc)
 
 
 def _xfcc(reply: mesh_http.Reply) -> str:
@@ -79,18 +79,18 @@ def test_istio_mutual_fails_and_tls_disable_restores_a_server_without_sidecar_be
         else:
             mesh_ns.apply("istio/headless-mtls/server.yaml", server="server")  # agnhost serve-hostname --tcp, headless `server`
             mesh_ns.apply("istio/headless-mtls/client.yaml", name="client", target=host)
-            wait_ready(cluster, mesh_ns.name, "app in (server, client)", 2, timeouts)
+            wait_ready(cluster, mesh_ns.name, "app in (server, client)", 2, timeouts, budget="mesh_pod_start")
             probe = lambda: cluster.core.read_namespaced_pod_log("client", mesh_ns.name, container="client", tail_lines=1).strip()  # noqa: E731
             ok, broken = "reply: server", "reply:"
-        eventually(probe, until=lambda got: got == ok, timeout=timeouts.network_programming, desc="the server answering first")
+        eventually(probe, until=lambda got: got == ok, timeout=timeouts.xds_push, desc="the server answering first")
     with step("When a DestinationRule forces ISTIO_MUTUAL for the headless host"):
         mesh_ns.apply("istio/mesh/destinationrule-tls.yaml", name="server", host=host, mode="ISTIO_MUTUAL")
     with step(f"Then the client fails: {broken!r}"):
-        eventually(probe, until=lambda got: got == broken, timeout=timeouts.network_programming, desc="the ISTIO_MUTUAL failure")
+        eventually(probe, until=lambda got: got == broken, timeout=timeouts.xds_push, desc="the ISTIO_MUTUAL failure")
     with step("When the DestinationRule is switched to tls DISABLE (the document's workaround)"):
         mesh_ns.apply("istio/mesh/destinationrule-tls.yaml", name="server", host=host, mode="DISABLE")
     with step(f"Then the server answers again: {ok!r}"):
-        eventually(probe, until=lambda got: got == ok, timeout=timeouts.network_programming, desc="DISABLE restoring traffic")
+        eventually(probe, until=lambda got: got == ok, timeout=timeouts.xds_push, desc="DISABLE restoring traffic")
 
 
 @pytest.mark.claim("S002-270", "S000-27")

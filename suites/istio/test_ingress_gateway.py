@@ -41,7 +41,7 @@ def edge(mesh_module_ns, cluster, images, timeouts, tmp_path_factory):
         ns.apply("istio/mesh/server.yaml", name=f"order-{version}", app="order", version=version, inject="true")
     ns.apply("istio/mesh/service.yaml", name="order", app="order", port_name="http", cluster_ip="")
     ns.apply("istio/headless-mtls/server.yaml", server="tcp-echo")
-    wait_ready(cluster, ns.name, "app in (istio-ingressgateway, outsider, client, web, order, tcp-echo)", 7, timeouts)
+    wait_ready(cluster, ns.name, "app in (istio-ingressgateway, outsider, client, web, order, tcp-echo)", 7, timeouts, budget="mesh_pod_start")
     svc = cluster.core.read_namespaced_service("ingressgateway", ns.name)
     ports = {p.name: p.node_port for p in svc.spec.ports}
     node = cluster.core.list_node().items[0]
@@ -72,13 +72,13 @@ def test_kube_injected_app_is_reachable_through_the_ingress_gateway_only_while_i
         ns.apply("istio/gateway/vs-bound.yaml", name="app", host="app.test", gateways="app", backend="web")
     with step("Then GET /app/ with Host app.test through the NodePort answers 200 from the app"):
         got = eventually(lambda: _via_gateway(cluster, ns, ip, ports["http"], "/app/hostname", "app.test"),
-                         until=lambda r: r.status == 200, timeout=timeouts.network_programming, desc="200 through the gateway")
+                         until=lambda r: r.status == 200, timeout=timeouts.xds_push, desc="200 through the gateway")
         assert got.body.strip() == "web", got
     with step("When the VirtualService is bound to the mesh only (gateways: [mesh])"):
         ns.apply("istio/gateway/vs-bound.yaml", name="app", host="app.test", gateways="mesh", backend="web")
     with step("Then the gateway answers 404 for the same request"):
         eventually(lambda: _via_gateway(cluster, ns, ip, ports["http"], "/app/hostname", "app.test"),
-                   until=lambda r: r.status == 404, timeout=timeouts.network_programming, desc="404 once unbound")
+                   until=lambda r: r.status == 404, timeout=timeouts.xds_push, desc="404 once unbound")
 
 
 @pytest.mark.claim("S000-17", "S002-258")
@@ -92,7 +92,7 @@ def test_tcp_server_on_the_gateway_forwards_raw_tcp_when_a_virtualservice_tcp_ro
         def read():
             return exec_in(cluster, ns.name, "outsider", "app", ["sh", "-c", f"nc -w 2 {ip} {ports['tcp']} </dev/null"]).stdout.strip()
 
-        eventually(read, until=lambda got: got == "tcp-echo", timeout=timeouts.network_programming, desc="tcp-echo through the gateway")
+        eventually(read, until=lambda got: got == "tcp-echo", timeout=timeouts.xds_push, desc="tcp-echo through the gateway")
 
 
 @pytest.mark.claim("S002-261", "S002-274")
@@ -106,7 +106,7 @@ def test_documents_order_routing_reaches_only_stable_pods_through_the_gateway_an
     with step("When the fixed block is applied"):
         ns.apply("istio/gateway/order-fixed.yaml")
         eventually(lambda: _via_gateway(cluster, ns, ip, ports["http"], "/order/v1/list", "api.xxx.com"),
-                   until=lambda r: r.status == 200, timeout=timeouts.network_programming, desc="the order route")
+                   until=lambda r: r.status == 200, timeout=timeouts.xds_push, desc="the order route")
     with step("Then 20 gateway requests all land on order-stable, none on order-canary"):
         before = {v: mesh_http.server_root_hits(cluster, ns.name, f"order-{v}") for v in ("stable", "canary")}
         assert mesh_http.statuses(cluster, ns.name, "outsider", f"http://{ip}:{ports['http']}/order/v1/list", 20,
@@ -122,7 +122,7 @@ def test_documents_order_routing_reaches_only_stable_pods_through_the_gateway_an
         grew = {v: mesh_http.server_root_hits(cluster, ns.name, f"order-{v}") - seen[v] for v in seen}
         assert grew["stable"] > 0 and grew["canary"] > 0, grew
     with step("And `istioctl pc routes` (proxy-config alias) on the gateway pod lists api.xxx.com and no mesh service"):
-        gw = wait_ready(cluster, ns.name, "istio=ingressgateway", 1, timeouts)[0].name
+        gw = wait_ready(cluster, ns.name, "istio=ingressgateway", 1, timeouts, budget="mesh_pod_start")[0].name
         routes = istioctl(client_tools(), cluster, "pc", "routes", f"{gw}.{ns.name}", "-o", "json", timeout=timeouts.apply).stdout
         domains = {d for d in istio_proxies.find(yaml.safe_load(routes), "domains") for d in d}
         assert "api.xxx.com" in domains, sorted(domains)
@@ -145,11 +145,11 @@ def test_gateway_terminates_https_with_the_credential_secret_and_mutual_requires
         ns.apply("istio/gateway/https.yaml", name="secure", host=host, mode="SIMPLE", secret="secure-cred", backend="web")
     with step("Then a client trusting only the test CA gets 200 from the backend over HTTPS"):
         got = eventually(lambda: mesh_http.get(cluster, ns.name, "outsider", url, extra=tuple(curl)), until=lambda r: r.status == 200,
-                         timeout=timeouts.network_programming, desc="HTTPS through the gateway")
+                         timeout=timeouts.xds_push, desc="HTTPS through the gateway")
         assert got.body.strip() == "web", got
     with step("When the server is switched to MUTUAL"):
         ns.apply("istio/gateway/https.yaml", name="secure", host=host, mode="MUTUAL", secret="secure-cred", backend="web")
     with step("Then the same client, without a certificate, gets no HTTP answer (handshake refused)"):
         refused = eventually(lambda: mesh_http.get(cluster, ns.name, "outsider", url, extra=tuple(curl)), until=lambda r: r.status == 0,
-                             timeout=timeouts.network_programming, desc="client certificate required")
+                             timeout=timeouts.xds_push, desc="client certificate required")
         assert refused.curl_exit in (35, 56), refused

@@ -33,9 +33,9 @@ def mesh(mesh_module_ns, cluster, timeouts):
     ns.apply("istio/mesh/service.yaml", name="server", app="server", port_name="http", cluster_ip="")
     for name, inject in (("client", "true"), ("other", "true"), ("outsider", "false")):
         ns.apply("istio/mesh/client.yaml", name=name, env="test", inject=inject)
-    pods = {p.name: p for p in wait_ready(cluster, ns.name, "app in (server, client, other, outsider)", 4, timeouts)}
+    pods = {p.name: p for p in wait_ready(cluster, ns.name, "app in (server, client, other, outsider)", 4, timeouts, budget="mesh_pod_start")}
     eventually(lambda: mesh_http.get(cluster, ns.name, "client", f"http://server.{ns.name}.svc.cluster.local:8080/hostname").status,
-               until=lambda s: s == 200, timeout=timeouts.network_programming, desc="the mesh answering")
+               until=lambda s: s == 200, timeout=timeouts.xds_push, desc="the mesh answering")
     return ns, pods
 
 
@@ -128,7 +128,7 @@ def test_istioctl_diagnostics_read_the_live_mesh(mesh, cluster, timeouts, ns):
         cluster.core.patch_namespace(ns.name, {"metadata": {"labels": {"istio-injection": None}}})
         ns.apply("istio/mesh/client.yaml", name="plain", env="none", inject="false")
         ns.apply("istio/gateway/vs-bound.yaml", name="dangling", host="dangling.test", gateways="missing", backend="server")
-        wait_ready(cluster, ns.name, "app=plain", 1, timeouts)
+        wait_ready(cluster, ns.name, "app=plain", 1, timeouts, budget="mesh_pod_start")
     with step("Then analyze reports IST0102 for the namespace and IST0101 for the VirtualService; --suppress drops IST0102"):
         def codes(*extra):
             return {m["code"] for m in analyze(cluster, ns.name, *extra, timeout=timeouts.controller_sync)}
@@ -149,24 +149,24 @@ def test_new_service_and_virtualservice_reach_the_client_proxy_within_seconds(me
         t0 = time.monotonic()
         ns.apply("istio/mesh/service.yaml", name="late", app="late", port_name="http", cluster_ip="")
         eventually(lambda: name in istio_proxies.dynamic_clusters(cluster, ns.name, "client"), until=bool,
-                   timeout=timeouts.network_programming, desc=f"{name} in the client")
+                   timeout=timeouts.xds_push, desc=f"{name} in the client")
         pushed = time.monotonic() - t0
     with step(f"Then the cluster appeared in the client within seconds ({pushed:.1f}s)"):
         assert pushed < 10, pushed
     with step("And its endpoint shows up once the pod is Ready"):
         ns.apply("istio/mesh/server.yaml", name="late", app="late", version="v1", inject="true")
-        pod = wait_ready(cluster, ns.name, "app=late", 1, timeouts)[0]
+        pod = wait_ready(cluster, ns.name, "app=late", 1, timeouts, budget="mesh_pod_start")[0]
 
         def endpoints():
             data = json.loads(istio_proxies.admin(cluster, ns.name, "client", "clusters?format=json"))
             return [h["address"]["socket_address"]["address"] for c in data["cluster_statuses"] if c["name"] == name for h in c.get("host_statuses", [])]
 
-        eventually(endpoints, until=lambda ips: ips == [pod.ip], timeout=timeouts.network_programming, desc="the ready pod as endpoint")
+        eventually(endpoints, until=lambda ips: ips == [pod.ip], timeout=timeouts.xds_push, desc="the ready pod as endpoint")
     with step("When a VirtualService sets a route timeout for it, the client's routes carry it within seconds"):
         t0 = time.monotonic()
         ns.apply("istio/mesh/vs-timeout.yaml", name="late", host=host, timeout="7s")
         eventually(lambda: istio_proxies.route_values(cluster, ns.name, "client", "timeout"), until=lambda t: "7s" in t,
-                   timeout=timeouts.network_programming, desc="the 7s route timeout")
+                   timeout=timeouts.xds_push, desc="the 7s route timeout")
         assert time.monotonic() - t0 < 10
 
 

@@ -21,7 +21,7 @@ EXTERNAL = "api.external.test"
 def _setup(ns, cluster, timeouts):
     ns.apply("istio/mesh/server.yaml", name="outside", app="outside", version="v1", inject="false")
     ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
-    pods = {p.name: p for p in wait_ready(cluster, ns.name, "app in (outside, client)", 2, timeouts)}
+    pods = {p.name: p for p in wait_ready(cluster, ns.name, "app in (outside, client)", 2, timeouts, budget="mesh_pod_start")}
     return pods["outside"].ip
 
 
@@ -36,17 +36,17 @@ def test_registry_only_blocks_an_unknown_host_until_a_serviceentry_registers_it(
     own cluster outbound|8080||<host>."""
     ip = _setup(mesh_ns, cluster, timeouts)
     with step("Given ALLOW_ANY (no Sidecar resource): the unknown host answers through the passthrough"):
-        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.network_programming, desc="passthrough")
+        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.xds_push, desc="passthrough")
         assert got.body.strip() == "outside", got
     with step("When the namespace's Sidecar sets outboundTrafficPolicy REGISTRY_ONLY"):
         mesh_ns.apply("istio/mesh/sidecar-registry-only.yaml", name="default")
     with step("Then the same request gets 502 from the BlackHoleCluster"):
-        eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 502, timeout=timeouts.network_programming, desc="blackholed")
+        eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 502, timeout=timeouts.xds_push, desc="blackholed")
         assert "BlackHoleCluster" in istio_proxies.dynamic_clusters(cluster, mesh_ns.name, "client")
     with step("When a ServiceEntry registers the host with the server's address"):
         mesh_ns.apply("istio/mesh/serviceentry.yaml", name="external", host=EXTERNAL, address=ip)
     with step("Then it answers 200 again, and the client's proxy has the cluster outbound|8080||<host>"):
-        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.network_programming, desc="registered")
+        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.xds_push, desc="registered")
         assert got.body.strip() == "outside", got
         assert f"outbound|8080||{EXTERNAL}" in istio_proxies.dynamic_clusters(cluster, mesh_ns.name, "client")
 
@@ -59,12 +59,12 @@ def test_virtualservice_timeout_and_fault_apply_to_a_serviceentry_host(mesh_ns, 
     ip = _setup(mesh_ns, cluster, timeouts)
     mesh_ns.apply("istio/mesh/serviceentry.yaml", name="external", host=EXTERNAL, address=ip)
     with step("Given the registered host answering in well under 0.5 s"):
-        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.network_programming, desc="registered")
+        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.xds_push, desc="registered")
         assert got.seconds < 0.5, got
     with step("When a VirtualService for it sets timeout 0.5s and a 1s delay fault"):
         mesh_ns.apply("istio/mesh/vs-fault-timeout.yaml", name="external", host=EXTERNAL, timeout="0.5s", delay="1s")
     with step("Then a fast request answers 200 only after the 1 s delay"):
-        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.seconds >= 1.0, timeout=timeouts.network_programming, desc="delayed")
+        got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.seconds >= 1.0, timeout=timeouts.xds_push, desc="delayed")
         assert got.status == 200, got
     with step("And a 1 s upstream gets 504 after delay + timeout (1.5 s), before it would have answered (2 s)"):
         got = _call(cluster, mesh_ns, ip, "/shell?cmd=sleep%201")

@@ -29,7 +29,7 @@ def _istiod(istio) -> str:
 def _pod(ns, cluster, timeouts, *, native: str, hold: str, discovery: str, wait_loop: str = "false", name: str = "app"):
     """The target (Ready first: a failed call can only come from the client's proxy), then the checking app."""
     ns.apply("istio/startup/target.yaml", name="target")
-    eventually(lambda: _target_ready(cluster, ns), until=bool, timeout=timeouts.pod_start, desc="the target Ready")
+    eventually(lambda: _target_ready(cluster, ns), until=bool, timeout=timeouts.mesh_pod_start, desc="the target Ready")
     ns.apply("istio/startup/app-checks-proxy.yaml", name=name, native=native, hold=hold, discovery=discovery, wait_loop=wait_loop,
              target=f"target.{ns.name}.svc.cluster.local")
 
@@ -48,7 +48,7 @@ def _log(cluster, ns, name: str = "app") -> list[str]:
 
 def _line(cluster, ns, timeouts, prefix: str, name: str = "app") -> str:
     return eventually(lambda: next((line for line in _log(cluster, ns, name) if line.startswith(prefix)), None),
-                      until=bool, timeout=timeouts.pod_start, desc=f"the app's {prefix!r} line")
+                      until=bool, timeout=timeouts.mesh_pod_start, desc=f"the app's {prefix!r} line")
 
 
 def _state(cluster, ns, container: str, name: str = "app") -> str:
@@ -107,7 +107,7 @@ def test_app_never_starts_while_the_proxy_is_unconfigured_when_hold_or_native_si
     with step("When the kubelet has started istio-proxy (its Started event: a legacy proxy's state stays 'waiting' "
               "while its postStart hook blocks)"):
         eventually(lambda: [e.message for e in events_of(cluster, mesh_ns.name, "app") if e.reason == "Started"],
-                   until=lambda started: any("istio-proxy" in m for m in started), timeout=timeouts.pod_start, desc="istio-proxy started")
+                   until=lambda started: any("istio-proxy" in m for m in started), timeout=timeouts.mesh_pod_start, desc="istio-proxy started")
     with step("Then the app container does not start"):
         consistently(lambda: _state(cluster, mesh_ns, "app"), holds=lambda s: s != "running",
                      duration=timeouts.short_hold, desc="app held back")

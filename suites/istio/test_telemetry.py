@@ -25,11 +25,11 @@ def test_client_sidecar_counts_istio_requests_total_by_source_and_destination_wo
     mesh_ns.apply("istio/mesh/server.yaml", name="server", app="server", version="v1", inject="true")
     mesh_ns.apply("istio/mesh/service.yaml", name="server", app="server", port_name="http", cluster_ip="")
     mesh_ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
-    wait_ready(cluster, mesh_ns.name, "app in (server, client)", 2, timeouts)
+    wait_ready(cluster, mesh_ns.name, "app in (server, client)", 2, timeouts, budget="mesh_pod_start")
     url = f"http://server.{mesh_ns.name}.svc.cluster.local:8080/hostname"
     with step("When the client sends 10 requests"):
         eventually(lambda: mesh_http.get(cluster, mesh_ns.name, "client", url).status, until=lambda s: s == 200,
-                   timeout=timeouts.network_programming, desc="the server answering")
+                   timeout=timeouts.xds_push, desc="the server answering")
         assert mesh_http.statuses(cluster, mesh_ns.name, "client", url, 10) == {"200": 10}
     with step("Then its sidecar's istio_requests_total for destination workload server, code 200, is at least 11"):
         def total():
@@ -38,4 +38,4 @@ def test_client_sidecar_counts_istio_requests_total_by_source_and_destination_wo
                     and 'destination_workload="server"' in line and 'response_code="200"' in line and 'reporter="source"' in line]
             return sum(float(r.rsplit(" ", 1)[1]) for r in rows)
 
-        eventually(total, until=lambda n: n >= 11, timeout=timeouts.network_programming, desc="istio_requests_total")
+        eventually(total, until=lambda n: n >= 11, timeout=timeouts.xds_push, desc="istio_requests_total")

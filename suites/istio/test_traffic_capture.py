@@ -36,8 +36,8 @@ def captured(mesh_ns, cluster, timeouts):
     ns.apply("istio/mesh/service.yaml", name="server", app="server", port_name="http", cluster_ip="")
     ns.apply("istio/mesh/service-alt-port.yaml", name="server-alt", app="server", port=9090)
     ns.apply("istio/mesh/capture-client.yaml", name="client", excluded=9090)
-    wait_ready(cluster, ns.name, "app in (server, client)", 2, timeouts)
-    eventually(lambda: _call(cluster, ns, "app", 8080).status, until=lambda s: s == 200, timeout=timeouts.network_programming, desc="mesh up")
+    wait_ready(cluster, ns.name, "app in (server, client)", 2, timeouts, budget="mesh_pod_start")
+    eventually(lambda: _call(cluster, ns, "app", 8080).status, until=lambda s: s == 200, timeout=timeouts.xds_push, desc="mesh up")
     return ns
 
 

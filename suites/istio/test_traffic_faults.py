@@ -31,7 +31,7 @@ def _mesh(ns, cluster, timeouts, app: str, *, clients=("client",), plain_client:
     if plain_client:
         ns.apply("istio/mesh/client.yaml", name="outsider", env="none", inject="false")
     names = [f"{app}-v1", *clients, *(["outsider"] if plain_client else [])]
-    wait_ready(cluster, ns.name, f"app in ({app}, {', '.join(names[1:])})", len(names), timeouts)
+    wait_ready(cluster, ns.name, f"app in ({app}, {', '.join(names[1:])})", len(names), timeouts, budget="mesh_pod_start")
     return f"{app}.{ns.name}.svc.cluster.local"
 
 
@@ -40,7 +40,7 @@ def _get(cluster, ns, url, client="client") -> mesh_http.Reply:
 
 
 def _until(cluster, ns, timeouts, url, ok, desc, client="client") -> mesh_http.Reply:
-    return eventually(lambda: _get(cluster, ns, url, client), until=ok, timeout=timeouts.network_programming, desc=desc)
+    return eventually(lambda: _get(cluster, ns, url, client), until=ok, timeout=timeouts.xds_push, desc=desc)
 
 
 @pytest.mark.claim("S000-08")
@@ -70,7 +70,7 @@ def test_route_timeout_of_half_a_second_answers_504_for_a_slower_upstream(mesh_n
     after ~0.5 s; fast requests are untouched; the same slow request succeeded before the route had a timeout."""
     host = _mesh(mesh_ns, cluster, timeouts, "reviews")
     mesh_ns.apply("istio/mesh/server.yaml", name="reviews-v2", app="reviews", version="v2", inject="true")
-    wait_ready(cluster, mesh_ns.name, "app=reviews", 2, timeouts)
+    wait_ready(cluster, mesh_ns.name, "app=reviews", 2, timeouts, budget="mesh_pod_start")
     slow = mesh_http.slow_url(host, 1)
     with step("Given a 1 s upstream answering 200 without any VirtualService (Istio disables Envoy's route timeout)"):
         before = _until(cluster, mesh_ns, timeouts, slow, lambda r: r.status == 200, "the slow request answering")
@@ -110,7 +110,7 @@ def test_retries_send_four_attempts_on_5xx_and_per_try_timeouts_when_attempts_is
     with step("When the document's retries VirtualService is applied as written"):
         mesh_ns.apply("istio/documents/s000-httpbin-retries.yaml")
         eventually(lambda: [p for p in istio_proxies.route_values(cluster, mesh_ns.name, "client", "retry_policy") if p.get("num_retries") == 3],
-                   until=bool, timeout=timeouts.network_programming, desc="the 3-attempt retry policy in the client's routes")
+                   until=bool, timeout=timeouts.xds_push, desc="the 3-attempt retry policy in the client's routes")
     marker = uuid.uuid4().hex[:8]
     with step("Then one call answering 500 reaches the server 4 times, and the client sees 500"):
         got = _get(cluster, mesh_ns, mesh_http.echo_url(host, marker, 500))
@@ -131,11 +131,11 @@ def test_sidecar_retries_a_refused_connection_on_another_pod_where_kube_proxy_al
     host = _mesh(mesh_ns, cluster, timeouts, "flaky", plain_client=True)
     mesh_ns.apply("istio/mesh/server.yaml", name="flaky-v2", app="flaky", version="v2", inject="true")
     mesh_ns.apply("istio/mesh/server-refusing.yaml", name="flaky-refusing", app="flaky")
-    wait_ready(cluster, mesh_ns.name, "app=flaky", 3, timeouts)
+    wait_ready(cluster, mesh_ns.name, "app=flaky", 3, timeouts, budget="mesh_pod_start")
     url = f"http://{host}:8080/hostname"
     with step("Given 3 Ready endpoints, one refusing connections: a client without sidecar fails about a third of 30 calls"):
         plain = eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "outsider", url, 30), until=lambda c: c["000"] > 0,
-                           timeout=timeouts.network_programming, desc="the refusing endpoint in kube-proxy's rotation")
+                           timeout=timeouts.xds_push, desc="the refusing endpoint in kube-proxy's rotation")
         assert set(plain) == {"200", "000"}, plain
     with step("Then the meshed client gets 200 for all 30: its sidecar retried on another pod"):
         assert mesh_http.statuses(cluster, mesh_ns.name, "client", url, 30) == {"200": 30}
@@ -167,7 +167,7 @@ def test_abort_fault_answers_without_reaching_the_server_and_its_percentage_is_a
     with step("When the abort is 50 % with the document's status 400"):
         mesh_ns.apply("istio/mesh/vs-abort.yaml", name="ratings", host=host, percent=50, status=400)
         eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "client", url, 10), until=lambda c: "500" not in c,
-                   timeout=timeouts.network_programming, desc="the 100 % abort replaced")
+                   timeout=timeouts.xds_push, desc="the 100 % abort replaced")
     with step("Then 400 requests are aborted 40–60 % of the time"):
         counts = mesh_http.statuses(cluster, mesh_ns.name, "client", url, 400, parallel=4)
         assert set(counts) <= {"200", "400"} and 160 <= counts["400"] <= 240, counts
@@ -178,7 +178,7 @@ def test_abort_fault_answers_without_reaching_the_server_and_its_percentage_is_a
             return [a for a in istio_proxies.route_values(cluster, mesh_ns.name, "client", "abort") if a.get("http_status") == 400]
 
         got = eventually(aborts, until=lambda a: bool(a) and a[0].get("percentage") == {"numerator": 1000, "denominator": "MILLION"},
-                         timeout=timeouts.network_programming, desc="the 0.1 % abort in the client's routes")
+                         timeout=timeouts.xds_push, desc="the 0.1 % abort in the client's routes")
         attach_text("abort in the route", repr(got))
 
 

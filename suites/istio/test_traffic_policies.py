@@ -24,7 +24,7 @@ def _servers(ns, cluster, timeouts, app: str, versions=("v1",), *, port_name="ht
     ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
     if plain_client:
         ns.apply("istio/mesh/client.yaml", name="outsider", env="none", inject="false")
-    wait_ready(cluster, ns.name, f"app in ({app}, client, outsider)", len(versions) + 1 + plain_client, timeouts)
+    wait_ready(cluster, ns.name, f"app in ({app}, client, outsider)", len(versions) + 1 + plain_client, timeouts, budget="mesh_pod_start")
     return f"{app}.{ns.name}.svc.cluster.local"
 
 
@@ -48,7 +48,7 @@ def test_tiny_connection_pool_answers_503_overloaded_beyond_one_concurrent_reque
     with step("Given the document's circuit-breaker DestinationRule, as written, in the client's config"):
         mesh_ns.apply("istio/documents/s000-httpbin-circuit-breaker.yaml")
         thresholds = eventually(lambda: _cluster_of(cluster, mesh_ns, host).get("circuit_breakers", {}).get("thresholds", [{}])[0],
-                                until=lambda t: t.get("max_connections") == 1, timeout=timeouts.network_programming, desc="circuit breaker thresholds")
+                                until=lambda t: t.get("max_connections") == 1, timeout=timeouts.xds_push, desc="circuit breaker thresholds")
         assert thresholds.get("max_pending_requests") == 1, thresholds
     with step("When 8 slow requests are sent one at a time: no overflow"):
         assert mesh_http.statuses(cluster, mesh_ns.name, "client", slow, 8, parallel=1) == {"200": 8}
@@ -67,20 +67,20 @@ def test_outlier_detection_ejects_the_failing_endpoint_after_one_5xx(mesh_ns, cl
     ejected and every request goes to the healthy one; without it, the failing endpoint keeps getting its share."""
     host = _servers(mesh_ns, cluster, timeouts, "httpbin")
     mesh_ns.apply("istio/mesh/nginx-logger.yaml", name="httpbin-bad", app="httpbin", version="bad", status=500)
-    wait_ready(cluster, mesh_ns.name, "app=httpbin", 2, timeouts)
+    wait_ready(cluster, mesh_ns.name, "app=httpbin", 2, timeouts, budget="mesh_pod_start")
     url = mesh_http.echo_url(host, "od")
     with step("Given no outlier detection: the failing endpoint keeps answering 500 to some of 20 requests"):
         got = eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "client", url, 20), until=lambda c: c["500"] > 0,
-                         timeout=timeouts.network_programming, desc="both endpoints in rotation")
+                         timeout=timeouts.xds_push, desc="both endpoints in rotation")
         assert set(got) == {"200", "500"}, got
         assert "health_checks" not in _cluster_of(cluster, mesh_ns, host), "an active health check was configured"
     with step("When outlier detection ejects after one 5xx for 3 minutes"):
         mesh_ns.apply("istio/mesh/destinationrule-outlier.yaml", name="httpbin", host=host)
         eventually(lambda: _cluster_of(cluster, mesh_ns, host).get("outlier_detection"), until=bool,
-                   timeout=timeouts.network_programming, desc="outlier detection in the client's cluster")
+                   timeout=timeouts.xds_push, desc="outlier detection in the client's cluster")
     with step("Then after the first 500, 20 requests in a row all answer 200"):
         eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "client", url, 20), until=lambda c: c == {"200": 20},
-                   timeout=timeouts.network_programming, desc="the failing endpoint ejected")
+                   timeout=timeouts.xds_push, desc="the failing endpoint ejected")
 
 
 @pytest.mark.claim("S002-257")
@@ -89,12 +89,12 @@ def test_default_load_balancer_is_least_request_and_a_destinationrule_changes_it
     until a DestinationRule sets another algorithm (RANDOM here)."""
     host = _servers(mesh_ns, cluster, timeouts, "lb")
     with step("Then without a DestinationRule the cluster's lb_policy is LEAST_REQUEST"):
-        got = eventually(lambda: _cluster_of(cluster, mesh_ns, host), until=bool, timeout=timeouts.network_programming, desc="the cluster")
+        got = eventually(lambda: _cluster_of(cluster, mesh_ns, host), until=bool, timeout=timeouts.xds_push, desc="the cluster")
         assert got.get("lb_policy") == "LEAST_REQUEST", f"[behaviour-changed] not random: {got.get('lb_policy')}"
     with step("When a DestinationRule sets simple: RANDOM, it becomes RANDOM"):
         mesh_ns.apply("istio/mesh/destinationrule-lb.yaml", name="lb", host=host, algorithm="RANDOM")
         eventually(lambda: _cluster_of(cluster, mesh_ns, host).get("lb_policy"), until=lambda p: p == "RANDOM",
-                   timeout=timeouts.network_programming, desc="lb_policy RANDOM")
+                   timeout=timeouts.xds_push, desc="lb_policy RANDOM")
 
 
 @pytest.mark.claim("S002-260")
@@ -105,15 +105,15 @@ def test_http_fault_applies_only_when_the_service_port_name_declares_http(mesh_n
     host = _servers(mesh_ns, cluster, timeouts, "web", port_name=port_name)
     url = mesh_http.echo_url(host, "proto")
     eventually(lambda: mesh_http.get(cluster, mesh_ns.name, "client", url).status, until=lambda s: s == 200,
-               timeout=timeouts.network_programming, desc="the server answering")
+               timeout=timeouts.xds_push, desc="the server answering")
     with step(f"When a VirtualService aborts every HTTP request to the Service (port named {port_name})"):
         mesh_ns.apply("istio/mesh/vs-abort-any.yaml", name="web", host=host)
         if expected == 500:
             eventually(lambda: istio_proxies.route_values(cluster, mesh_ns.name, "client", "abort"), until=bool,
-                       timeout=timeouts.network_programming, desc="the abort in the client's routes")
+                       timeout=timeouts.xds_push, desc="the abort in the client's routes")
     with step(f"Then requests answer {expected}"):
         eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "client", url, 5), until=lambda c: c == {str(expected): 5},
-                   timeout=timeouts.network_programming, desc=f"{expected} for {port_name}")
+                   timeout=timeouts.xds_push, desc=f"{expected} for {port_name}")
 
 
 @pytest.mark.claim("S002-262")
@@ -126,7 +126,7 @@ def test_header_match_wins_first_and_weights_split_90_10_per_request(mesh_ns, cl
     url = f"http://{host}:8080/hostname"
     with step("Then requests with x-user: tester all reach v2"):
         got = eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "client", url, 20, headers={"x-user": "tester"}),
-                         until=lambda c: c == {"200": 20}, timeout=timeouts.network_programming, desc="header route")
+                         until=lambda c: c == {"200": 20}, timeout=timeouts.xds_push, desc="header route")
         bodies = {mesh_http.get(cluster, mesh_ns.name, "client", url, headers={"x-user": "tester"}).body.strip() for _ in range(5)}
         assert bodies == {"shop-v2"}, bodies
     with step("And 1000 requests without it split about 90/10"):
@@ -142,13 +142,13 @@ def test_virtualservice_sends_mesh_clients_of_one_service_to_another_and_leaves_
     host = _servers(mesh_ns, cluster, timeouts, "reviews", plain_client=True)
     mesh_ns.apply("istio/mesh/server.yaml", name="reviews-next", app="reviews-next", version="v1", inject="true")
     mesh_ns.apply("istio/mesh/service.yaml", name="reviews-next", app="reviews-next", port_name="http", cluster_ip="")
-    wait_ready(cluster, mesh_ns.name, "app=reviews-next", 1, timeouts)
+    wait_ready(cluster, mesh_ns.name, "app=reviews-next", 1, timeouts, budget="mesh_pod_start")
     url = f"http://{host}:8080/hostname"
     with step("When the VirtualService for reviews routes to reviews-next"):
         mesh_ns.apply("istio/mesh/vs-redirect-host.yaml", name="reviews", host=host, target=f"reviews-next.{mesh_ns.name}.svc.cluster.local")
     with step("Then the meshed client gets reviews-next's pod"):
         eventually(lambda: mesh_http.get(cluster, mesh_ns.name, "client", url).body.strip(), until=lambda b: b == "reviews-next",
-                   timeout=timeouts.network_programming, desc="meshed client rerouted")
+                   timeout=timeouts.xds_push, desc="meshed client rerouted")
     with step("And the client without sidecar still gets reviews' pod"):
         assert mesh_http.get(cluster, mesh_ns.name, "outsider", url).body.strip() == "reviews-v1"
 
@@ -164,11 +164,11 @@ def test_mirror_copies_each_request_to_v2_whose_answers_are_discarded(mesh_ns, c
     mesh_ns.apply("istio/mesh/service.yaml", name="mirror", app="mirror", port_name="http", cluster_ip="")
     mesh_ns.apply("istio/mesh/subsets.yaml", name="mirror", host=host)
     mesh_ns.apply("istio/mesh/client.yaml", name="client", env="test", inject="true")
-    wait_ready(cluster, mesh_ns.name, "app in (mirror, client)", 3, timeouts)
+    wait_ready(cluster, mesh_ns.name, "app in (mirror, client)", 3, timeouts, budget="mesh_pod_start")
     with step("When v1 gets the traffic and v2 a 100 % mirror"):
         mesh_ns.apply("istio/mesh/vs-mirror.yaml", name="mirror", host=host, percent=100)
         eventually(lambda: istio_proxies.route_values(cluster, mesh_ns.name, "client", "request_mirror_policies"), until=bool,
-                   timeout=timeouts.network_programming, desc="the mirror policy in the client's routes")
+                   timeout=timeouts.xds_push, desc="the mirror policy in the client's routes")
     with step("Then 10 requests all answer from v1"):
         bodies = [mesh_http.get(cluster, mesh_ns.name, "client", f"http://{host}:8080/m{i}").body.strip() for i in range(10)]
         assert bodies == ["mirror-v1"] * 10, bodies
@@ -178,7 +178,7 @@ def test_mirror_copies_each_request_to_v2_whose_answers_are_discarded(mesh_ns, c
                 if line.startswith("seen uri=/m")}
 
     with step("And v2 received a copy of each, with the Host the Istio version gives it"):
-        copies = eventually(lambda: seen("mirror-v2"), until=lambda s: len(s) == 10, timeout=timeouts.network_programming, desc="10 mirrored copies")
+        copies = eventually(lambda: seen("mirror-v2"), until=lambda s: len(s) == 10, timeout=timeouts.xds_push, desc="10 mirrored copies")
         originals = seen("mirror-v1")
         attach_text("v1 / v2 logs", "\n".join(originals.values()) + "\n---\n" + "\n".join(copies.values()))
         want = f"host={host}:8080" if istio.minor >= (1, 28) else f"host={host}-shadow:8080"
