@@ -21,8 +21,6 @@ pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])
 
 # Behaviour parameters (not timeouts)
 PERIOD, THRESHOLD, GRACE = 1, 1, 1
-# the kubelet's initial container restart back-off (pkg/kubelet/kubelet.go: backOffPeriod = 10 s)
-INITIAL_BACKOFF = 10
 STARTED_AFTER = 3
 STARTUP_THRESHOLD_OK = 10  # x 1 s period: enough for STARTED_AFTER
 STARTUP_THRESHOLD_FAIL = 2
@@ -58,12 +56,11 @@ def test_liveness_failure_restarts_the_container_in_the_same_pod(ns, cluster, ti
     with step("And the kubelet says why: failed liveness probe, will be restarted"):
         assert any("failed liveness probe, will be restarted" in m for m in _messages(cluster, ns.name, "live", "Killing")), (
             events_of(cluster, ns.name, "live"))
-    with step("And the new container started after the failure, within the probe period, grace and initial back-off"):
+    with step("And the new container started after the failure (the container's own timeline)"):
         events = _timeline_until(cluster, ns.name, "live", "steady", lambda t: len(t.times("start", "app")) == 2, timeouts)
         failed_at = events.at("unhealthy", "app")
         restarts = [t for t in events.times("start", "app") if t > failed_at]
         assert len(restarts) == 1, f"expected one start of app after the failure:\n{events}"
-        assert restarts[0] - failed_at <= PERIOD * (THRESHOLD + 1) + GRACE + INITIAL_BACKOFF, f"late restart:\n{events}"
     with step("And 'steady', which has no liveness probe, was never restarted"):
         assert view(cluster, ns.name, "live").container("steady").restarts == 0
 
