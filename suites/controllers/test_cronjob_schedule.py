@@ -85,7 +85,7 @@ def test_a_job_is_created_just_after_the_scheduled_minute_and_named_after_it(mod
         assert 0 <= lag < 10, f"created {lag:.0f}s after {slots.m1}"
     with step("And the CronJob's lastScheduleTime is a scheduled minute (second 0) of one of its Jobs"):
         last = cronjob(cluster, module_ns.name, "allow")["last_schedule"]
-        assert last.second == 0 and last.strftime("%Y-%m-%dT%H:%M:%SZ") in {j["scheduled"] for j in jobs_of(cluster, module_ns.name, "allow")}, last
+        assert last.second == 0 and last.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") in {j["scheduled"] for j in jobs_of(cluster, module_ns.name, "allow")}, last
 
 
 @pytest.mark.claim("S003-096")
