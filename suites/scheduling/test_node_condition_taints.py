@@ -43,6 +43,12 @@ def _has_taint(key: str, effect: str):
     return check
 
 
+def _wait_for_condition_taint(cluster, node: str, key: str, timeouts) -> None:
+    with step(f"Then the node lifecycle controller taints it {key}:NoSchedule"):
+        eventually(lambda: taints(cluster, node), until=_has_taint(key, "NoSchedule"),
+                   timeout=timeouts.controller_sync, desc=f"{key} taint added")
+
+
 @pytest.mark.claim("S002-038")
 def test_memory_pressure_condition_becomes_a_no_schedule_taint_that_daemonset_pods_tolerate(ns, cluster, timeouts):
     """A node reporting MemoryPressure=True gets the taint memory-pressure:NoSchedule from the node
@@ -57,9 +63,7 @@ def test_memory_pressure_condition_becomes_a_no_schedule_taint_that_daemonset_po
         with tainted(cluster, [node], HOLD_KEY, None, "NoSchedule"):
             with step(f"Given node {node} (no kubelet) reporting Ready=True and MemoryPressure=True, held by a taint of the test's own"):
                 pass
-            with step(f"Then the node lifecycle controller taints it {MEMORY_PRESSURE}:NoSchedule"):
-                eventually(lambda: taints(cluster, node), until=_has_taint(MEMORY_PRESSURE, "NoSchedule"),
-                           timeout=timeouts.controller_sync, desc="memory-pressure taint added")
+            _wait_for_condition_taint(cluster, node, MEMORY_PRESSURE, timeouts)
             with step("When a plain pod and a DaemonSet are aimed at the node, and the test's hold taint is lifted"):
                 ns.apply("scheduling/taints/pod-for-fake-node.yaml", name="plain", node=node, fake_key=FAKE_KEY)
                 ns.apply("scheduling/taints/daemonset-for-fake-node.yaml", name="agent", node=node, fake_key=FAKE_KEY)
@@ -94,9 +98,7 @@ def test_not_ready_node_carries_a_no_schedule_taint_that_keeps_new_pods_pending(
         with tainted(cluster, [node], HOLD_KEY, None, "NoSchedule"):
             with step(f"Given node {node} (no kubelet) reporting Ready=False, held by a taint of the test's own"):
                 pass
-            with step(f"Then it is tainted {NOT_READY}:NoSchedule"):
-                eventually(lambda: taints(cluster, node), until=_has_taint(NOT_READY, "NoSchedule"),
-                           timeout=timeouts.controller_sync, desc="not-ready taint added")
+            _wait_for_condition_taint(cluster, node, NOT_READY, timeouts)
             with step("When a pod that can only go there is created and the test's hold taint is lifted"):
                 ns.apply("scheduling/taints/pod-for-fake-node.yaml", name="stranded", node=node, fake_key=FAKE_KEY)
                 wait_pod(cluster, ns.name, "stranded", unschedulable_because("untolerated taint"), timeouts)
