@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [[ -n ${KUBEPROOF_PREPARED:-} ]] || hack/prepare.sh
 rm -rf reports/allure-results && mkdir -p reports
 rc=0
-.venv/bin/pytest suites -n "${WORKERS:-2}" --dist loadgroup \
+.venv/bin/pytest suites -n "${WORKERS:-6}" --dist loadgroup \
   --with-istio --alluredir reports/allure-results --junitxml reports/junit.xml --bench --catalogue reports/catalogue.md \
   ${E2E_ARGS:-} "$@" || rc=$?
 hack/render-report.sh || echo "WARNING: the HTML report could not be rendered (results are in reports/allure-results)" >&2
