@@ -240,4 +240,4 @@ def test_a_broken_substrate_stops_the_run_with_one_message_naming_it(tmp_path, k
         apps.patch_namespaced_deployment_scale("coredns", "kube-system", {"spec": {"replicas": 1}})
     assert proc.returncode != 0, out
     assert "substrate broken" in out and "cluster DNS resolving kubernetes.default" in out, out[-3000:]
-    assert took < 60, f"the verdict took {took:.0f}s"
+    assert took < 90, f"the verdict took {took:.0f}s"
