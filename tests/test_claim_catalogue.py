@@ -33,3 +33,11 @@ def test_an_entry_with_two_coverage_kinds_or_no_verdict_is_reported(monkeypatch)
     found = [str(p) for p in area_catalogue.check(Path("."))]
     assert any("S000-61: in the area's scope but not catalogued" in p for p in found), found
     assert any("exactly one of" in p for p in found) and any("verdict None" in p for p in found), found
+
+
+def test_behaviour_test_modules_have_unique_basenames():
+    """suites/ has no __init__.py: pytest imports test modules by basename, so two areas cannot share one."""
+    from collections import Counter
+
+    names = Counter(p.name for p in area_catalogue.SUITES.rglob("test_*.py"))
+    assert not [n for n, c in names.items() if c > 1], names.most_common(3)
