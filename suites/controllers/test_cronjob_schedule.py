@@ -143,9 +143,12 @@ def test_suspending_a_cronjob_keeps_its_running_job_and_starts_no_new_one(module
         batch(cluster).patch_namespaced_cron_job("pausable", module_ns.name, {"spec": {"suspend": True}})
         suspended_at, before = now(), [j["name"] for j in jobs_of(cluster, module_ns.name, "pausable")]
         next_slot = suspended_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    with step(f"Then past the next scheduled minute {next_slot:%H:%M} no Job was added"):
+    with step(f"Then past the next scheduled minute {next_slot:%H:%M} no Job was added for a minute after the suspension"):
         wait_until(next_slot + timedelta(seconds=5), timeouts)
-        assert [j["name"] for j in jobs_of(cluster, module_ns.name, "pausable")] == before
+        # a slow controller may still create the Job of a minute that came before the suspension: that is not a violation
+        late = [j for j in jobs_of(cluster, module_ns.name, "pausable") if j["name"] not in before
+                and datetime.strptime(j["scheduled"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) >= suspended_at]
+        assert late == [], late
     with step(f"And {running['name']} was not stopped: it is still running or completed, never failed"):
         [now_job] = [j for j in jobs_of(cluster, module_ns.name, "pausable") if j["name"] == running["name"]]
         assert "Failed" not in now_job["conditions"] and (now_job["active"] or "Complete" in now_job["conditions"]), now_job
