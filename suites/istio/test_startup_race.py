@@ -72,7 +72,9 @@ def test_first_outbound_call_fails_and_15020_answers_503_while_the_proxy_has_no_
             return exec_in(cluster, mesh_ns.name, "app", "app", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                                                    "http://localhost:15020/healthz/ready"]).stdout
 
-        consistently(status, holds=lambda s: s == "503", duration=timeouts.short_hold, desc="503 while unconfigured")
+        eventually(status, until=lambda s: s == "503", timeout=timeouts.xds_push, desc="503 while unconfigured")
+        # never 200; under heavy load the agent was once seen not answering at all (000) for a moment
+        consistently(status, holds=lambda s: s in ("503", "000"), duration=timeouts.short_hold, desc="no 200 while unconfigured")
 
 
 @pytest.mark.claim("S000-22", "S000-21")
