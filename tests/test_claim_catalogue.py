@@ -41,3 +41,10 @@ def test_behaviour_test_modules_have_unique_basenames():
 
     names = Counter(p.name for p in area_catalogue.SUITES.rglob("test_*.py"))
     assert not [n for n, c in names.items() if c > 1], names.most_common(3)
+
+
+def test_every_quarantined_test_exists_and_has_a_reason():
+    from fixtures import quarantine
+
+    listed = quarantine.load()
+    assert not [k for k in listed if k not in area_catalogue.test_claims()], "quarantine.yaml names tests that do not exist"
