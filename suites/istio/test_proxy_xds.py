@@ -60,11 +60,14 @@ def test_proxy_gets_listeners_clusters_routes_endpoints_and_secrets_over_one_ads
         assert {"dynamic_listeners", "dynamic_active_clusters", "dynamic_route_configs", "dynamic_endpoint_configs",
                 "dynamic_active_secrets"} <= kinds, sorted(kinds)
         assert {"default", "ROOTCA"} <= set(istio_proxies.secrets(cluster, ns.name, "client")), "SDS secrets"
-    with step("And istioctl proxy-status shows the proxy SYNCED for each xDS type"):
-        out = _ictl(cluster, timeouts, "proxy-status", "-v", "1", "-n", ns.name)
-        attach_text("proxy-status", out)
-        row = next((line for line in out.splitlines() if line.startswith(f"client.{ns.name}")), "")
-        assert row.count("SYNCED") >= 4 and not any(w in row for w in ("STALE", "ERROR", "NACK")), out
+    with step("And istioctl proxy-status shows the proxy SYNCED for each xDS type (STALE while a push awaits its ACK)"):
+        def row():
+            out = _ictl(cluster, timeouts, "proxy-status", "-v", "1", "-n", ns.name)
+            return next((line for line in out.splitlines() if line.startswith(f"client.{ns.name}")), out)
+
+        synced = eventually(row, until=lambda r: r.count("SYNCED") >= 4 and not any(w in r for w in ("STALE", "ERROR", "NACK")),
+                            timeout=timeouts.xds_push, desc="the client proxy SYNCED for CDS, EDS, LDS and RDS")
+        attach_text("proxy-status", synced)
 
 
 @pytest.mark.claim("S002-249")
