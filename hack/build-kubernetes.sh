@@ -8,9 +8,10 @@ MINOR="${BASH_REMATCH[1]}"
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
 WRAP="$CACHE/src/kubernetes"
 
-resolve_module() {
-  go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" >"$CACHE/src/kubernetes.json" \
+resolve_module() {  # written aside and renamed: a failed download leaves no marker a later run would trust
+  go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" >"$CACHE/src/kubernetes.json.tmp" \
     || die "k8s.io/kubernetes@$KUBERNETES_VERSION is not on the Go module proxy: is KUBERNETES_VERSION a real release?"
+  mv -f "$CACHE/src/kubernetes.json.tmp" "$CACHE/src/kubernetes.json"
 }
 
 write_wrapper() {
@@ -59,6 +60,6 @@ mkdir -p "$CACHE/src"
 STEPS_TOTAL=3
 step k8s-resolve "$CACHE/src/kubernetes.json" resolve_module
 step k8s-wrapper "$WRAP/go.sum" write_wrapper
-step k8s-build "$BIN/kubelet" build_all
+step k8s-build "$BIN/${COMPONENTS[-1]}" build_all  # the last one installed
 verify
 log "kubernetes $KUBERNETES_VERSION binaries ready in $BIN"

@@ -91,6 +91,12 @@ check_pins() {
   local m
   for m in "k8s.io/kubernetes@$KUBERNETES_VERSION" "sigs.k8s.io/kind@$KIND_VERSION"; do
     (cd / && go list -m "$m" >/dev/null 2>&1) \
-      || die "$m is not on the Go module proxy ($(go env GOPROXY)): unknown version? fix hack/versions.env or the environment override"
+      || die "$m is not on the Go module proxy ($(go env GOPROXY)): unknown version? it serves $(proxy_releases "${m%@*}"); fix hack/versions.env or the environment override"
   done
+}
+
+# proxy_releases MODULE: the releases (no pre-releases) the Go module proxy serves, one line, oldest first
+proxy_releases() {
+  local v; v=$( (cd / && go list -m -versions "$1" 2>/dev/null) | tr ' ' '\n' | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tr '\n' ' ')
+  echo "${v% }" | grep . || echo "no release (is the proxy reachable?)"
 }

@@ -25,9 +25,11 @@ def error_line(res: subprocess.CompletedProcess) -> str:
 
 
 def test_build_fails_naming_the_version_when_kubernetes_version_is_unknown(tmp_path):
-    """An unknown KUBERNETES_VERSION is refused before any cache directory is made."""
+    """An unknown KUBERNETES_VERSION is refused before any cache directory is made, listing the releases there are."""
     line = error_line(build_all(tmp_path, KUBERNETES_VERSION="v1.99.0"))
     assert "k8s.io/kubernetes@v1.99.0 is not on the Go module proxy" in line and "versions.env" in line
+    served = line.partition("it serves ")[2].partition(";")[0].split()
+    assert served and all(v.startswith("v1.") for v in served) and "v1.99.0" not in served, line
     assert not (tmp_path / "cache").exists()
 
 
