@@ -40,4 +40,5 @@ test-integration: python
 	.venv/bin/pytest tests/integration -m integration -p no:xdist
 
 include hack/istio.mk
+include hack/ingress.mk
 include hack/suite.mk

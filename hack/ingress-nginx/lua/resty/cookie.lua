@@ -1,0 +1,1 @@
+return require("nginx.cookie")  -- Debian packages lua-resty-cookie as nginx.cookie (lua-nginx-cookie)

@@ -1,0 +1,1 @@
+return require("nginx.dns.resolver")  -- Debian packages lua-resty-dns as nginx.dns.resolver (lua-nginx-dns)
