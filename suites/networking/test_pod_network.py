@@ -10,7 +10,8 @@ import pytest
 from fixtures.node_network import http_get_on_node
 from fixtures.nodes import runs_a_kubelet, wait_kubelet_nodes
 from fixtures.podexec import exec_in
-from fixtures.pods import restarted_at_least, view, wait_pod, wait_ready
+from fixtures.pods import previous_log, restarted_at_least, view, wait_pod, wait_ready
+from fixtures.polling import eventually
 from fixtures.reporting import attach_text, step
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"], multinode=True, node_access=True),
@@ -103,6 +104,8 @@ def test_a_second_container_binding_the_same_port_fails_and_crash_loops(module_n
     with step("Then container second exits and is restarted"):
         pod = wait_pod(cluster, module_ns.name, "clash", restarted_at_least("second", 1), timeouts)
     with step("And its log says the address is in use, while first runs without restarts"):
-        log = cluster.core.read_namespaced_pod_log("clash", module_ns.name, container="second", previous=True)
-        assert "address already in use" in log, log[-1000:]
+        log = eventually(lambda: previous_log(cluster, module_ns.name, "clash", "second"),
+                         until=lambda text: "address already in use" in text, timeout=timeouts.controller_sync,
+                         desc="second's previous log naming the port clash")
+        assert "address already in use" in log
         assert pod.container("first").running and pod.container("first").restarts == 0, pod.containers
