@@ -67,9 +67,10 @@ def test_istio_init_writes_nat_rules_redirecting_outbound_to_15001_and_inbound_t
         assert not missing, f"rules not found: {missing}"
 
 
-@pytest.mark.claim("S002-242", "S000-19")
+@pytest.mark.claim("S002-242", "S000-19", "S002-084")
 def test_app_traffic_goes_through_envoy_both_ways_and_uid_1337_or_an_excluded_port_bypasses_it(captured, cluster):
-    """A root app's outbound call is captured (counted by its Envoy, mTLS: XFCC at the server), and the
+    """The pod network that the init container istio-init configured (S002-084), at work. A root app's outbound
+    call is captured (counted by its Envoy, mTLS: XFCC at the server), and the
     server app sees it arrive from 127.0.0.6 (inbound capture). The same call from UID 1337, or to an excluded port,
     leaves the client uncaptured: not counted, plaintext; the server's inbound capture still applies."""
     ns = captured

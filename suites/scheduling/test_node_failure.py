@@ -168,7 +168,7 @@ def test_heartbeat_is_a_lease_renewed_every_10s_and_the_node_is_lost_after_the_g
                 (UNREACHABLE, "NoExecute", DEFAULT_TOLERATION_SECONDS)} <= injected, seen.tolerations
 
 
-@pytest.mark.claim("S002-056")
+@pytest.mark.claim("S002-056", "S003-006")
 @pytest.mark.severity("critical")
 def test_pods_of_a_lost_node_keep_serving_but_leave_service_endpoints_and_controllers_replace_them(lost_node):
     """On a NotReady node containers keep running and answer on their Pod IP, but each pod's Ready turns
