@@ -14,11 +14,13 @@ from fixtures.nodes import workers
 from fixtures.podexec import exec_in
 from fixtures.pods import container_is, events_of, phase_is, restarted_at_least, unschedulable_because, wait_pod
 from fixtures.polling import eventually
+from fixtures.registry import imported_image
 from fixtures.reporting import step
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["agnhost", "busybox"])]
 
 START_FAILURES = ("StartError", "RunContainerError", "CreateContainerError")
+NO_COMMAND_IMAGE = "kubeproof/no-command:1"
 
 
 @pytest.mark.claim("S003-042", "S003-028")
@@ -133,3 +135,26 @@ def test_command_replaces_the_image_entrypoint_and_args_replace_its_cmd(ns, clus
     with step("And the args pod ran /agnhost etc-hosts: it printed the pod's /etc/hosts and succeeded"):
         wait_pod(cluster, ns.name, "by-args", phase_is("Succeeded"), timeouts)
         assert "Kubernetes-managed hosts file" in cluster.core.read_namespaced_pod_log("by-args", ns.name)
+
+
+@pytest.mark.claim("S003-046")
+@pytest.mark.requires(node_access=True)
+def test_an_image_without_entrypoint_or_cmd_and_a_pod_without_command_fails_to_create(ns, cluster, timeouts):
+    """An image whose config has neither ENTRYPOINT nor CMD, run by a pod that sets no command either:
+    the runtime cannot build a process, the container waits CreateContainerError "no command specified"
+    and the pod stays Pending. The same image with a command in the pod runs (the negative control)."""
+    node = workers(cluster)[-1]
+    with step(f"Given image {NO_COMMAND_IMAGE} on {node}: one layer (a plain file), no Entrypoint, no Cmd"):
+        with imported_image(cluster, node, NO_COMMAND_IMAGE, {"marker": "no command\n"}, {"Env": ["PATH=/bin"]}) as image:
+            with step("When a pod runs it without a command"):
+                ns.apply("scheduling/pod-failures/pod-local-image.yaml", name="bare", node=node, image=image)
+            with step("Then its container waits CreateContainerError, naming the missing command, and the pod stays Pending"):
+                p = wait_pod(cluster, ns.name, "bare", container_is("app", "waiting", "CreateContainerError"), timeouts)
+                assert "no command specified" in (p.container("app").message or ""), p.container("app")
+                assert p.phase == "Pending", p
+            with step("And a pod giving a command for the same image gets past creation (it fails to start: the layer has no such binary)"):
+                ns.apply("scheduling/pod-failures/pod-local-image-command.yaml", name="commanded", node=node, image=image,
+                         command='["/marker"]')
+                c = wait_pod(cluster, ns.name, "commanded", lambda v: v.container("app").state == "terminated", timeouts,
+                             desc="commanded's container terminated").container("app")
+                assert c.reason != "CreateContainerError" and "no command specified" not in (c.message or ""), c
