@@ -140,3 +140,16 @@ def test_ingress_config_publishes_ports_80_and_443_of_the_ingress_ready_node_whe
         assert "443/tcp -> 0.0.0.0:443" in ports, ports
     finally:
         delete_cluster(c)
+
+
+def test_kind_export_logs_writes_each_nodes_kubelet_and_containerd_logs(offline_cluster, tmp_path):
+    """What a failed suite run leaves in reports/kind-logs (fixtures/lifecycle.export_logs)."""
+    try:
+        kind.export_logs(offline_cluster.name, tmp_path / "logs")
+    except kind.ProviderError as exc:  # the node image has no crictl; everything else is exported
+        assert "crictl" in str(exc), exc
+    nodes = [p.name for p in (tmp_path / "logs").iterdir() if p.is_dir()]
+    assert len(nodes) == 3, nodes
+    for node in nodes:
+        assert (tmp_path / "logs" / node / "kubelet.log").stat().st_size > 0, node
+        assert (tmp_path / "logs" / node / "containerd.log").exists(), node
