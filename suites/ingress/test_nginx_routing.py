@@ -12,7 +12,7 @@ import re
 import pytest
 
 from fixtures.addons import ingress_http as web
-from fixtures.addons.ingress_nginx import NAME, NAMESPACE, NODE_LABEL
+from fixtures.addons.ingress_nginx import NAME, NAMESPACE, NODE_LABEL, controller_pod
 from fixtures.pods import unschedulable_because, view, wait_pod
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
@@ -138,8 +138,8 @@ def test_upstreams_are_pod_addresses_unless_service_upstream_selects_the_cluster
         web.get(ingress, host(site, "direct"), f"/direct-{site.name}")
         web.get(ingress, host(site, "via-vip"), f"/via-vip-{site.name}")
     with step(f"Then the access log's $upstream_addr is the pod {pod_ip}:8080, and the ClusterIP {cluster_ip}:80 with service-upstream"):
-        direct = eventually(lambda: upstream_addr(cluster, ingress.pod, f"/direct-{site.name}"), timeout=timeouts.apply, desc="access log")
-        via_vip = eventually(lambda: upstream_addr(cluster, ingress.pod, f"/via-vip-{site.name}"), timeout=timeouts.apply, desc="access log")
+        direct = eventually(lambda: upstream_addr(cluster, controller_pod(cluster), f"/direct-{site.name}"), timeout=timeouts.apply, desc="access log")
+        via_vip = eventually(lambda: upstream_addr(cluster, controller_pod(cluster), f"/via-vip-{site.name}"), timeout=timeouts.apply, desc="access log")
         assert (direct, via_vip) == (f"{pod_ip}:8080", f"{cluster_ip}:80"), (direct, via_vip)
 
 
