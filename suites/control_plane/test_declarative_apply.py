@@ -7,6 +7,7 @@ https://kubernetes.io/docs/tasks/manage-kubernetes-objects/declarative-config/
 """
 import pytest
 
+from fixtures.kube import retry_on_conflict
 from fixtures.manifests import render
 from fixtures.polling import eventually
 from fixtures.reporting import step
@@ -82,9 +83,12 @@ def test_status_written_by_a_client_is_ignored_and_is_visible_with_a_plain_get(n
     with step("Then the stored object has no such status"):
         assert created.status.ready_replicas is None and created.status.replicas is None, created.status
     with step("And a main-resource update carrying the status leaves it alone too"):
-        current = cluster.apps.read_namespaced_deployment("claims", ns.name)
-        current.status.ready_replicas = 99
-        updated = cluster.apps.replace_namespaced_deployment("claims", ns.name, current)
+        def update():  # the controller writes the object too: a 409 means read again
+            current = cluster.apps.read_namespaced_deployment("claims", ns.name)
+            current.status.ready_replicas = 99
+            return cluster.apps.replace_namespaced_deployment("claims", ns.name, current)
+
+        updated = retry_on_conflict(update)
         assert updated.status.ready_replicas != 99, updated.status
     with step("And the controller's status is right there in a plain GET"):
         status = eventually(lambda: cluster.kubectl("-n", ns.name, "get", "deployment/claims", "-o", "jsonpath={.status.observedGeneration}").stdout,

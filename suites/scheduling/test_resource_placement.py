@@ -25,10 +25,15 @@ INSUFFICIENT_CPU = "Insufficient cpu"
 
 
 def _free_cpu(cluster, timeouts) -> dict[str, int]:
-    """Free allocatable CPU (millicores) per worker, once no pod on them is still being deleted."""
+    """Free allocatable CPU (millicores) per worker, once no pod on them is still being deleted or about to be
+    (an earlier test's namespace in deletion: the namespace controller deletes its pods a moment later)."""
     nodes = workers(cluster)
-    eventually(lambda: [p.name for n in nodes for p in on_node(cluster, n) if p.deleting], until=lambda ps: not ps,
-               timeout=timeouts.cleanup, desc="no pod on the workers still terminating")
+
+    def leaving():
+        going = {n.metadata.name for n in cluster.core.list_namespace().items if n.status.phase == "Terminating"}
+        return [f"{p.namespace}/{p.name}" for n in nodes for p in on_node(cluster, n) if p.deleting or p.namespace in going]
+
+    eventually(leaving, until=lambda ps: not ps, timeout=timeouts.cleanup, desc="no pod on the workers leaving")
     return {n: free_allocatable(cluster, n, "cpu") for n in nodes}
 
 
