@@ -55,7 +55,8 @@ def test_keepalive_requests_default_to_1000_and_10000_not_100_and_cap_a_client_c
         assert len(default) == 8 and not any(r.headers.get("connection") == "close" for r in default), [r.headers for r in default]
     with step("When keep-alive-requests is set to 5"):
         with web.configured(cluster, timeouts, {"keep-alive-requests": "5"}, rendered=r"\n\tkeepalive_requests 5;"):
-            capped = web.on_one_connection(ingress, site, "/", 8)
+            capped = web.settled(lambda: web.on_one_connection(ingress, site, "/", 8), lambda rs: len(rs) < 8, timeouts,
+                                 "a client connection ended before 8 requests")
     with step("Then the 5th response on a connection says Connection: close and the connection ends there"):
         assert [r.headers.get("connection") for r in capped] == ["keep-alive"] * 4 + ["close"], [r.headers for r in capped]
 
@@ -123,7 +124,7 @@ def test_worker_rlimit_nofile_is_the_hard_nofile_limit_minus_1024_not_half_of_fs
 
 
 def nginx_processes(cluster) -> dict[str, list[str]]:
-    procs: dict[str, list[str]] = {"master": [], "worker": []}
+    procs: dict[str, list[str]] = {"master": [], "worker": []}  # workers: serving ones (not shutting down)
     for pid, args in (line.split(None, 1) for line in web.in_controller(cluster, "ps -eo pid=,args=").splitlines()):
         if args.startswith("nginx: master process"):
             procs["master"].append(pid)
