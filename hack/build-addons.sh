@@ -86,6 +86,18 @@ pause() {
 
 [[ -d $K8S_DIR ]] || go mod download "k8s.io/kubernetes@$KUBERNETES_VERSION" \
   || die "k8s.io/kubernetes@$KUBERNETES_VERSION is not on the Go module proxy: check KUBERNETES_VERSION"
+# etcd and CoreDNS: the versions this Kubernetes' kubeadm asks for (etcd:3.7.0-0 -> v3.7.0), so every
+# minor gets its own; ETCD_VERSION / COREDNS_VERSION in the environment override that for one run
+[[ -x $BIN/kubeadm ]] || die "$BIN/kubeadm missing: run hack/build-kubernetes.sh first (it names etcd's and CoreDNS's versions)"
+KUBEADM_IMAGES=$("$BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION")
+ETCD_VERSION=${ETCD_VERSION:-v$(sed -n 's#.*/etcd:\([0-9.]*\)-[0-9]*$#\1#p' <<<"$KUBEADM_IMAGES")}
+COREDNS_VERSION=${COREDNS_VERSION:-$(sed -n 's#.*/coredns:\(v[0-9.]*\)$#\1#p' <<<"$KUBEADM_IMAGES")}
+[[ $ETCD_VERSION =~ ^v3\.[0-9]+\.[0-9]+$ && $COREDNS_VERSION =~ ^v1\.[0-9]+\.[0-9]+$ ]] \
+  || die "cannot read etcd's and CoreDNS's versions from kubeadm's image list: $(tr '\n' ' ' <<<"$KUBEADM_IMAGES")"
+# a cached binary of another version (an older cache, an override) is rebuilt, not trusted
+[[ ! -e $BIN/etcd ]] || "$BIN/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION#v}" || rm -f "$BIN/etcd"
+[[ ! -e $BIN/coredns ]] || "$BIN/coredns" -version 2>/dev/null | grep -qx "CoreDNS-${COREDNS_VERSION#v}" || rm -f "$BIN/coredns"
+log "etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION (what kubeadm $KUBERNETES_VERSION asks for)"
 STEPS_TOTAL=10
 step pause "$BIN/pause" pause
 step etcd "$BIN/etcd" etcd

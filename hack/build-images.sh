@@ -5,7 +5,6 @@
 # so a warm run only compares labels.
 source "$(dirname "$0")/lib/common.sh"
 docker_check
-ROOTFS="$CACHE/rootfs"
 export DOCKER_BUILDKIT=0  # the classic builder works offline with FROM scratch and local images
 
 # img TAG DOCKERFILE [FILE...]: build TAG from DOCKERFILE with FILEs (by basename) in the context,

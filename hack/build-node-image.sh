@@ -6,7 +6,6 @@
 source "$(dirname "$0")/lib/common.sh"
 docker_check
 NODE_IMAGE="kubeproof/node:$KUBERNETES_VERSION"
-ROOTFS="$CACHE/rootfs"
 GOMODCACHE="$(go env GOMODCACHE)"
 WORK="$CACHE/node-build"
 ENTRY='ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]'

@@ -16,6 +16,10 @@ CACHE_ROOT="${KUBEPROOF_CACHE:-$HOME/.cache/kubeproof}"
 # Keyed by the pinned versions: changing a pin never reuses a stale artefact.
 CACHE="$CACHE_ROOT/k8s-$KUBERNETES_VERSION-kind-$KIND_VERSION"
 BIN="$CACHE/bin"
+# The root filesystems depend only on the Debian suite and kind's base files, not on Kubernetes: every
+# version shares one set (a cache made before this keeps using its own rootfs/)
+ROOTFS="$CACHE/rootfs"
+[[ -e $ROOTFS/node.tar ]] || ROOTFS="$CACHE_ROOT/rootfs-$DEBIAN_SUITE-kind-$KIND_VERSION"
 LOGS="$CACHE/logs"
 export PATH="$BIN:$PATH"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
