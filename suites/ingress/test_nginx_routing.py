@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from fixtures import namespaces
 from fixtures.addons import ingress_http as web
 from fixtures.addons.ingress_nginx import NAME, NAMESPACE, NODE_LABEL, controller_pod
 from fixtures.pods import unschedulable_because, view, wait_pod
@@ -148,12 +149,24 @@ def checksum(conf: str) -> str:
     return m.group(1) if m else ""
 
 
+def _settled_checksum(cluster, ingress, timeouts) -> str:
+    """The configuration checksum, once it has held for `short_hold` (AssertionError, i.e. "not yet", if it moved)."""
+    first = checksum(web.nginx_conf(cluster, ingress))
+    consistently(lambda: checksum(web.nginx_conf(cluster, ingress)), holds=lambda c: c == first, duration=timeouts.short_hold,
+                 desc="nginx.conf checksum unchanged")
+    return first
+
+
 @pytest.mark.serial
 @pytest.mark.claim("S003-109")
 def test_scaling_a_backend_changes_upstreams_without_a_reload_and_a_new_host_reloads(site, ingress, cluster, timeouts):
     """The controller watches the API and updates the proxy: a backend scaled from 1 to 3 pods is balanced over all
     three within seconds without an nginx reload (the Lua balancer); a new Ingress host reloads nginx."""
-    before = checksum(web.nginx_conf(cluster, ingress))
+    with step("Given the controller at rest: no namespace (and its Ingresses) still going, nginx.conf unchanged for a while"):
+        eventually(lambda: namespaces.terminating(cluster.core), until=lambda going: not going, timeout=timeouts.cleanup,
+                   desc="no namespace being deleted")
+        before = eventually(lambda: _settled_checksum(cluster, ingress, timeouts), until=bool, timeout=timeouts.controller_sync,
+                            desc="an nginx.conf checksum that holds")
     with step("When svc-b is scaled from 1 to 3 pods"):
         cluster.apps.patch_namespaced_deployment_scale("svc-b", site.name, {"spec": {"replicas": 3}})
         eventually(lambda: web.pods_answering(ingress, host(site, "b"), "/api", 12), until=lambda c: len(c) == 3,

@@ -108,8 +108,10 @@ def test_app_never_starts_while_the_proxy_is_unconfigured_when_hold_or_native_si
         _pod(mesh_ns, cluster, timeouts, native=native, hold="true", discovery=NOWHERE)
     with step("When the kubelet has started istio-proxy (its Started event: a legacy proxy's state stays 'waiting' "
               "while its postStart hook blocks)"):
-        eventually(lambda: [e.message for e in events_of(cluster, mesh_ns.name, "app") if e.reason == "Started"],
-                   until=lambda started: any("istio-proxy" in m for m in started), timeout=timeouts.mesh_pod_start, desc="istio-proxy started")
+        # the container is named by the event's fieldPath (1.35 says only "Container started" in the message)
+        eventually(lambda: [e.involved_object.field_path for e in events_of(cluster, mesh_ns.name, "app") if e.reason == "Started"],
+                   until=lambda started: any("{istio-proxy}" in (f or "") for f in started), timeout=timeouts.mesh_pod_start,
+                   desc="istio-proxy started")
     with step("Then the app container does not start"):
         consistently(lambda: _state(cluster, mesh_ns, "app"), holds=lambda s: s != "running",
                      duration=timeouts.short_hold, desc="app held back")

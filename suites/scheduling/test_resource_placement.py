@@ -13,6 +13,7 @@ Source: kubernetes.io/docs/concepts/scheduling-eviction/resource-bin-packing/,
 """
 import pytest
 
+from fixtures import namespaces
 from fixtures.nodes import free_allocatable, workers
 from fixtures.pods import is_bound, on_node, phase_is, unschedulable_because, view, wait_pod
 from fixtures.polling import consistently, eventually
@@ -30,7 +31,7 @@ def _free_cpu(cluster, timeouts) -> dict[str, int]:
     nodes = workers(cluster)
 
     def leaving():
-        going = {n.metadata.name for n in cluster.core.list_namespace().items if n.status.phase == "Terminating"}
+        going = set(namespaces.terminating(cluster.core))
         return [f"{p.namespace}/{p.name}" for n in nodes for p in on_node(cluster, n) if p.deleting or p.namespace in going]
 
     eventually(leaving, until=lambda ps: not ps, timeout=timeouts.cleanup, desc="no pod on the workers leaving")
