@@ -45,9 +45,17 @@ step() {
   local logf="$LOGS/$name.log" t0; t0=$(date +%s)
   log "$tag $name: started ($((${STEPS_TOTAL:-0} - _step_no)) steps left after this, log $logf)"
   # run in the background so `set -e` stays in force inside the step (an `if !` would disable it)
-  local rc=0
+  local rc=0 pid beat=0
   ( "$@" ) >"$logf" 2>&1 &
-  wait $! || rc=$?
+  pid=$!
+  # a heartbeat every ~30 s: elapsed time and the step's last log line, so a long compile is not silence
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( ++beat % ${HEARTBEAT_SECONDS:-30} == 0 )) && kill -0 "$pid" 2>/dev/null; then
+      log "$tag $name: running for $(( $(date +%s) - t0 ))s: $(tail -n 1 "$logf" 2>/dev/null | tr -d '\r' | cut -c1-140)"
+    fi
+  done
+  wait "$pid" || rc=$?
   if (( rc != 0 )); then
     log "$tag $name: FAILED after $(( $(date +%s) - t0 ))s; last lines of $logf:"
     tail -n 25 "$logf" | sed 's/^/    /' >&2
