@@ -5,7 +5,7 @@ import time
 import pytest
 
 pytest_plugins = ["pytester"]
-PLUGINS = ["-p", "fixtures.plugin", "-p", "fixtures.cluster_fixtures", "-p", "fixtures.test_fixtures"]
+PLUGINS = ["-p", "fixtures.plugin", "-p", "fixtures.session", "-p", "fixtures.per_test"]
 
 
 @pytest.fixture

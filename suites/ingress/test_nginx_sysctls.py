@@ -19,7 +19,7 @@ from fixtures.manifests import render
 from fixtures.pods import event_reasons, wait_pod
 from fixtures.polling import eventually
 from fixtures.reporting import step
-from fixtures.test_fixtures import exclusive_scenario
+from fixtures.per_test import exclusive_scenario
 
 pytestmark = [pytest.mark.area("ingress"), pytest.mark.requires(ingress=True, node_access=True, images=["nginx", "busybox"])]
 TUNED_SOMAXCONN = 8192

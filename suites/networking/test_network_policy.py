@@ -14,7 +14,7 @@ from fixtures.polling import consistently, eventually
 from fixtures.pods import view, wait_ready
 from fixtures.reporting import step
 from fixtures.services import kube_dns_ip
-from fixtures.test_fixtures import own_namespace
+from fixtures.per_test import own_namespace
 
 # serial: kube-router runs only inside these tests (it would bypass kube-proxy's REJECTs for everyone else)
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"], network_policy=True, multinode=True),

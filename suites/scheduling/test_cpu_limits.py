@@ -13,7 +13,7 @@ from fixtures import cgroups
 from fixtures.nodes import kubelet_config
 from fixtures.pods import views, wait_ready
 from fixtures.reporting import step
-from fixtures.test_fixtures import cluster_in_use
+from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"]),
               pytest.mark.xdist_group("cpu-burn")]

@@ -14,7 +14,7 @@ import pytest
 from fixtures.pods import view, views, wait_pod
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
-from fixtures.test_fixtures import cluster_in_use
+from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 

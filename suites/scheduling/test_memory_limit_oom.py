@@ -14,7 +14,7 @@ from fixtures.nodes import kubelet_config
 from fixtures.pods import container_is, restarted_at_least, view, wait_pod
 from fixtures.polling import eventually
 from fixtures.reporting import step
-from fixtures.test_fixtures import cluster_in_use
+from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 

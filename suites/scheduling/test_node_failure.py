@@ -18,7 +18,7 @@ from fixtures import nodes
 from fixtures.pods import PodView, on_node, view, view_of, views, wait_gone, wait_pod, wait_ready
 from fixtures.polling import eventually
 from fixtures.reporting import step
-from fixtures.test_fixtures import exclusive_scenario
+from fixtures.per_test import exclusive_scenario
 from fixtures.services import endpoint_slices
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.disruptive, pytest.mark.slow,

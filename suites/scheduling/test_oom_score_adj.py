@@ -17,7 +17,7 @@ from fixtures.podexec import exec_in
 from fixtures.pods import wait_ready
 from fixtures.runtime import pod_runtime
 from fixtures.reporting import step
-from fixtures.test_fixtures import cluster_in_use
+from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"], node_access=True)]
 

@@ -12,7 +12,7 @@ import pytest
 from fixtures import streams
 from fixtures.pods import wait_ready
 from fixtures.reporting import step
-from fixtures.test_fixtures import cluster_in_use
+from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 

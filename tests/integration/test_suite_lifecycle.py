@@ -21,7 +21,7 @@ from fixtures.polling import eventually
 from fixtures.versions import ROOT
 
 pytestmark = [pytest.mark.integration]
-PLUGINS = ["-p", "fixtures.plugin", "-p", "fixtures.cluster_fixtures", "-p", "fixtures.test_fixtures"]
+PLUGINS = ["-p", "fixtures.plugin", "-p", "fixtures.session", "-p", "fixtures.per_test"]
 
 
 @pytest.fixture(scope="module")
