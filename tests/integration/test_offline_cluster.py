@@ -143,7 +143,7 @@ def test_ingress_config_publishes_ports_80_and_443_of_the_ingress_ready_node_whe
 
 
 def test_kind_export_logs_writes_each_nodes_kubelet_and_containerd_logs(offline_cluster, tmp_path):
-    """What a failed suite run leaves in reports/kind-logs (fixtures/lifecycle.export_logs)."""
+    """What a failed suite run leaves in reports/kind-logs (KindProvider.export_logs in fixtures/lifecycle.py)."""
     try:
         kind.export_logs(offline_cluster.name, tmp_path / "logs")
     except kind.ProviderError as exc:  # the node image has no crictl; everything else is exported
