@@ -233,10 +233,9 @@ def test_control_plane_images_come_from_registry_k8s_io(cluster):
     assert "imageRepository: registry.k8s.io" in config and "k8s.gcr.io" not in config, config
 
 
-V1BETA2 = """apiVersion: kubeadm.k8s.io/v1beta2
-kind: ClusterConfiguration
-kubernetesVersion: v1.34.0
-"""
+def _v1beta2(version: str) -> str:
+    # the cluster's own version: kubeadm refuses a kubernetesVersion outside its skew (1.37 wants >= 1.36)
+    return f"apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\nkubernetesVersion: {version}\n"
 
 
 @pytest.mark.claim("S001-37")
@@ -245,16 +244,17 @@ def test_kubeadm_speaks_config_v1beta4_and_refuses_the_documents_v1beta2(cluster
     """Claim: the kubeadm configuration API is v1beta2. Changed: v1beta4 (1.31) is current, v1beta3 still read,
     v1beta2 removed (1.26): kubeadm refuses a v1beta2 document."""
     cp = control_plane(cluster)
+    document = _v1beta2(cluster.node_exec(cp, "kubeadm", "version", "-o", "short").stdout.strip())
     with step("Then the cluster's stored kubeadm configuration and kubeadm's defaults are v1beta4"):
         stored = cluster.core.read_namespaced_config_map("kubeadm-config", "kube-system").data["ClusterConfiguration"]
         assert "apiVersion: kubeadm.k8s.io/v1beta4" in stored, stored
         defaults = cluster.node_exec(cp, "kubeadm", "config", "print", "init-defaults")
         assert defaults.returncode == 0 and "apiVersion: kubeadm.k8s.io/v1beta4" in defaults.stdout, defaults
     with step("When the document's v1beta2 configuration is validated by kubeadm"):
-        check = cluster.node_exec(cp, "sh", "-c", 'printf "%s" "$1" | kubeadm config validate --config /dev/stdin', "sh", V1BETA2)
+        check = cluster.node_exec(cp, "sh", "-c", 'printf "%s" "$1" | kubeadm config validate --config /dev/stdin', "sh", document)
     with step("Then kubeadm refuses it, naming the version"):
         assert check.returncode != 0 and "v1beta2" in check.stderr + check.stdout, check
     with step("And the same document as v1beta4 is accepted (control)"):
         ok = cluster.node_exec(cp, "sh", "-c", 'printf "%s" "$1" | kubeadm config validate --config /dev/stdin', "sh",
-                               V1BETA2.replace("v1beta2", "v1beta4"))
+                               document.replace("v1beta2", "v1beta4"))
         assert ok.returncode == 0, ok

@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.nodes import kubelet_config, workers
 from fixtures.pods import event_reasons, events_of, is_ready, view, wait_pod
-from fixtures.polling import eventually
+from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 
 pytestmark = [pytest.mark.area("scheduling")]
@@ -58,27 +58,49 @@ def test_wrong_image_leaves_the_pod_pending_in_err_image_pull_then_image_pull_ba
 
 @pytest.mark.claim("S003-038")
 @pytest.mark.requires(images=["agnhost"])
-def test_service_account_pull_secrets_are_copied_into_the_pod_and_looked_up_in_its_namespace(ns, cluster, timeouts):
+def test_service_account_pull_secrets_are_copied_into_the_pod_and_looked_up_in_its_namespace(ns, cluster, timeouts, server_version):
     """A ServiceAccount's imagePullSecrets are copied into spec.imagePullSecrets of the pods that run
-    as it (admission); the kubelet looks the Secret up in the pod's own namespace: while it is absent
-    there, it warns FailedToRetrieveImagePullSecret; a kubernetes.io/dockerconfigjson Secret created
-    there silences the warning for a new pod."""
+    as it (admission); the kubelet looks the Secret up in the pod's own namespace and warns
+    FailedToRetrieveImagePullSecret while it is absent there; a kubernetes.io/dockerconfigjson Secret
+    created there silences the warning for a new pod.
+    Changed in 1.37: the kubelet warns only when a pull was attempted and failed (before, on every sync,
+    even for an image already on the node)."""
     with step("Given a ServiceAccount listing pull secret 'regcred' that does not exist in the namespace"):
         ns.apply("scheduling/pod-failures/service-account-pull-secret.yaml", name="puller", secret="regcred")
     with step("Then the pod running as it got imagePullSecrets [regcred] at admission"):
         spec = cluster.core.read_namespaced_pod("puller", ns.name).spec
         assert [s.name for s in spec.image_pull_secrets or []] == ["regcred"], spec.image_pull_secrets
-    with step("And the kubelet warns it cannot retrieve the secret (the image is present, so the pod still runs)"):
-        wait_pod(cluster, ns.name, "puller", is_ready, timeouts)
-        eventually(lambda: event_reasons(cluster, ns.name, "puller"),
-                   until=lambda rs: "FailedToRetrieveImagePullSecret" in rs, timeout=timeouts.controller_sync,
-                   desc="FailedToRetrieveImagePullSecret event")
+    wait_pod(cluster, ns.name, "puller", is_ready, timeouts)
+    if server_version < (1, 37, 0):
+        with step("And the kubelet warns it cannot retrieve the secret (the image is present, so the pod still runs)"):
+            eventually(lambda: event_reasons(cluster, ns.name, "puller"),
+                       until=lambda rs: "FailedToRetrieveImagePullSecret" in rs, timeout=timeouts.controller_sync,
+                       desc="FailedToRetrieveImagePullSecret event")
+    else:
+        with step("And [behaviour-changed] no warning for the pod whose image is present (no pull was attempted)"):
+            consistently(lambda: event_reasons(cluster, ns.name, "puller"),
+                         holds=lambda rs: "FailedToRetrieveImagePullSecret" not in rs, duration=timeouts.short_hold,
+                         desc="no FailedToRetrieveImagePullSecret while nothing is pulled")
+        with step(f"And a pod of that account whose pull of {MISSING_IMAGE} fails gets the warning"):
+            ns.apply("scheduling/pod-failures/service-account-pull-secret.yaml", name="pulling", secret="regcred",
+                     image_agnhost=MISSING_IMAGE)
+            eventually(lambda: event_reasons(cluster, ns.name, "pulling"),
+                       until=lambda rs: "FailedToRetrieveImagePullSecret" in rs, timeout=timeouts.image_pull_backoff,
+                       desc="FailedToRetrieveImagePullSecret after a failed pull")
     with step("When the dockerconfigjson Secret exists in the namespace, a new pod of that account gets no warning"):
         ns.apply("scheduling/pod-failures/docker-config-secret.yaml", name="regcred")
         ns.apply("scheduling/pod-failures/service-account-pull-secret.yaml", name="puller2", secret="regcred")
         wait_pod(cluster, ns.name, "puller2", is_ready, timeouts)
         reasons = event_reasons(cluster, ns.name, "puller2")
         assert "Started" in reasons and "FailedToRetrieveImagePullSecret" not in reasons, reasons
+    if server_version >= (1, 37, 0):
+        with step("And a new pod whose pull fails, with the Secret now found, gets pull failures but no secret warning"):
+            ns.apply("scheduling/pod-failures/service-account-pull-secret.yaml", name="pulling2", secret="regcred",
+                     image_agnhost=MISSING_IMAGE)
+            # BackOff comes from the sync after the failed one: the failed sync's own events are all out by then
+            reasons = eventually(lambda: event_reasons(cluster, ns.name, "pulling2"), until=lambda rs: "Failed" in rs and "BackOff" in rs,
+                                 timeout=timeouts.image_pull_backoff, desc="a failed pull of pulling2, then its back-off")
+            assert "FailedToRetrieveImagePullSecret" not in reasons, reasons
 
 
 @pytest.mark.claim("S003-040", "S003-041")
