@@ -14,6 +14,7 @@ from fixtures.api_calls import create_raw
 from fixtures.manifests import render
 from fixtures.pods import is_ready, wait_pod
 from fixtures.podexec import sh_in
+from fixtures.polling import eventually
 from fixtures.reporting import step
 from fixtures.runtime import namespaces_in
 
@@ -89,7 +90,7 @@ def test_host_network_pid_and_ipc_put_the_pod_in_the_nodes_namespaces(ns, cluste
 
 
 @pytest.mark.claim("S002-229")
-def test_the_baseline_pod_security_level_refuses_host_namespaces(ns, cluster):
+def test_the_baseline_pod_security_level_refuses_host_namespaces(ns, cluster, timeouts):
     """In a namespace enforcing Baseline, a pod using hostNetwork/hostPID/hostIPC is refused at admission."""
     doc = render("pods/pod-settings/host-namespaces.yaml", name="host", host=True, image_busybox="x")[0]
     with step("Given the pod is admitted in a namespace without Pod Security enforcement (control)"):
@@ -97,6 +98,8 @@ def test_the_baseline_pod_security_level_refuses_host_namespaces(ns, cluster):
     with step("When the namespace is labelled pod-security.kubernetes.io/enforce=baseline"):
         cluster.core.patch_namespace(ns.name, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
     with step("Then the same pod is refused (403), the violation naming the host namespaces"):
-        answer = create_raw(cluster, doc, ns.name, dry_run=True)
+        # PodSecurity reads namespace labels from the API server's informer cache: the label arrives within moments
+        answer = eventually(lambda: create_raw(cluster, doc, ns.name, dry_run=True), until=lambda a: a.status != 201,
+                            timeout=timeouts.apply, desc="PodSecurity enforcing the namespace's new label")
         assert answer.status == 403 and "host namespaces" in answer.message, answer
         assert all(f in answer.message for f in ("hostNetwork", "hostPID", "hostIPC")), answer
