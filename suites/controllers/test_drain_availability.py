@@ -23,13 +23,14 @@ PREFERRED_SPREAD = ("{podAntiAffinity: {preferredDuringSchedulingIgnoredDuringEx
 
 
 @pytest.fixture
-def nodes(cluster):
-    """The workers, pristine before the test; after it, the drained node is uncordoned and all are pristine."""
-    found = pristine_workers(cluster)
+def nodes(cluster, timeouts):
+    """The workers, pristine before the test; after it, the drained node is uncordoned and all are pristine
+    (the node lifecycle controller lifts the unschedulable taint a moment after an uncordon)."""
+    found = pristine_workers(cluster, settle=timeouts.controller_sync)
     yield found
     for node in found:
         set_unschedulable(cluster, node, False)
-    pristine_workers(cluster)
+    pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 def ready_endpoints(cluster, ns) -> int:
