@@ -47,8 +47,9 @@ def test_liveness_failure_restarts_the_container_in_the_same_pod(ns, cluster, ti
         cmd = 'rm /tmp/ok; echo "unhealthy app" | ts %.s >> /evidence/events'
         assert exec_in(cluster, ns.name, "live", "app", ["sh", "-c", cmd]).returncode == 0
     with step("Then the app container is restarted once, in the same pod"):
-        after = wait_pod(cluster, ns.name, "live", lambda p: restarted_at_least("app", 1)(p) and container_is("app", "running")(p),
-                         timeouts, desc="app restarted and running again")
+        # the last termination is read once the kubelet has published it beside the new running state
+        after = wait_pod(cluster, ns.name, "live", lambda p: restarted_at_least("app", 1)(p) and container_is("app", "running")(p)
+                         and p.container("app").last_reason is not None, timeouts, desc="app restarted and running again")
         assert (after.uid, after.ip, after.node) == (before.uid, before.ip, before.node), (
             f"[behaviour-changed] the pod itself was replaced: {before} -> {after}")
         assert after.container("app").container_id != before.container("app").container_id
