@@ -15,7 +15,7 @@ log "build $FROM (cluster) and $TO (binaries and images)"
 KUBERNETES_VERSION=$FROM hack/prepare.sh || exit 1
 KUBERNETES_VERSION=$TO hack/build-all.sh || exit 1
 out=reports/upgrade
-rm -rf "$out" && mkdir -p "$out"
+rm -rf "$out" && mkdir -p "$out/before" "$out/after"
 name=kp-gate-$(date +%s)
 kind_bin=$(KUBERNETES_VERSION=$FROM bash -c 'source hack/lib/common.sh && echo "$BIN/kind"')
 trap '"$kind_bin" delete cluster --name "$name" >/dev/null 2>&1' EXIT
