@@ -35,6 +35,9 @@ def test_registry_only_blocks_an_unknown_host_until_a_serviceentry_registers_it(
     BlackHoleCluster (502) until a ServiceEntry registers the host; then it answers again, through the ServiceEntry's
     own cluster outbound|8080||<host>."""
     ip = _setup(mesh_ns, cluster, timeouts)
+    # an HTTP Service of the mesh on port 8080 makes the client's 8080 listener HTTP, whose blackhole answers 502;
+    # without one (nothing else on 8080 in the cluster) the blackhole is a TCP reset
+    mesh_ns.apply("istio/mesh/service.yaml", name="http-8080", app="client", port_name="http", cluster_ip="")
     with step("Given ALLOW_ANY (no Sidecar resource): the unknown host answers through the passthrough"):
         got = eventually(lambda: _call(cluster, mesh_ns, ip), until=lambda r: r.status == 200, timeout=timeouts.xds_push, desc="passthrough")
         assert got.body.strip() == "outside", got
