@@ -15,7 +15,8 @@ from kubernetes import client
 from fixtures import apiserver
 from fixtures.capabilities import version_tuple
 from fixtures.certificates import node_file
-from fixtures.nodes import control_plane, kubelet_config
+from fixtures.nodes import control_plane, kubelet_config, workers
+from fixtures.pods import wait_ready
 from fixtures.polling import eventually
 from fixtures.reporting import step
 
@@ -107,10 +108,14 @@ def test_every_kubelet_serves_cadvisor_metrics_and_the_summary_api(cluster):
 
 
 @pytest.mark.claim("S002-010")
-@pytest.mark.requires(node_access=True)
-def test_each_node_has_a_cni_config_and_pod_ips_come_from_its_pod_cidr_and_no_csi_driver_is_installed(cluster):
+@pytest.mark.requires(node_access=True, images=["agnhost"])
+def test_each_node_has_a_cni_config_and_pod_ips_come_from_its_pod_cidr_and_no_csi_driver_is_installed(ns, cluster, timeouts):
     """The kubelet (through the runtime) sets up networking with a CNI plugin configured in /etc/cni/net.d; pod
     IPs fall inside the node's podCIDR. Storage: kind's local-path provisioner is not CSI, so no CSIDriver."""
+    with step("Given a pod-network pod of the test's own bound to each worker (not relying on other tests' pods)"):
+        for i, worker in enumerate(workers(cluster)):
+            ns.apply("scheduling/eviction/bound-pod.yaml", name=f"on-{i}", node=worker, resources="{}")
+        wait_ready(cluster, ns.name, "app", len(workers(cluster)), timeouts)
     pods = cluster.core.list_pod_for_all_namespaces(field_selector="status.phase=Running").items
     checked = 0
     for node in _nodes(cluster):
