@@ -12,7 +12,7 @@ https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/
 import pytest
 
 from fixtures import timeline
-from fixtures.pods import container_is, phase_is, view, wait_pod
+from fixtures.pods import backing_off, container_is, phase_is, view, wait_pod
 from fixtures.polling import consistently
 from fixtures.reporting import step
 
@@ -45,7 +45,7 @@ def test_a_failing_init_container_is_retried_with_back_off_and_blocks_the_app_wh
         ns.apply("pods/init-containers/failing.yaml", name="blocked", restart_policy="Always")
     with step("When the kubelet has retried it and backs off"):
         pod = wait_pod(cluster, ns.name, "blocked",
-                       lambda p: container_is("setup", "waiting", "CrashLoopBackOff")(p) and p.container("setup").restarts >= 1, timeouts)
+                       backing_off(cluster, ns.name, "blocked", "setup"), timeouts)
     with step("Then the pod is not Initialized and the later init container and the app wait in PodInitializing"):
         assert pod.condition("Initialized") == "False" and pod.phase == "Pending", pod
         assert container_is("after", "waiting", "PodInitializing")(pod) and container_is("app", "waiting", "PodInitializing")(pod), pod.containers

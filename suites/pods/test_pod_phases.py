@@ -11,7 +11,7 @@ Source: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/
 import pytest
 
 from fixtures.api_calls import evict
-from fixtures.pods import container_is, event_reasons, is_ready, phase_is, view, wait_pod
+from fixtures.pods import backing_off, container_is, event_reasons, is_ready, phase_is, view, wait_pod
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 
@@ -78,7 +78,7 @@ def test_a_restart_always_pod_whose_containers_all_keep_failing_stays_running(po
     """Always: both containers exited and wait in CrashLoopBackOff, yet the phase is Running (CrashLoopBackOff is a reason)."""
     with step("When both containers of 'crashing' wait in CrashLoopBackOff"):
         wait_pod(cluster, pods.name, "crashing",
-                 lambda p: all(container_is(c, "waiting", "CrashLoopBackOff")(p) for c in ("a", "b")), timeouts)
+                 lambda p: all(backing_off(cluster, pods.name, "crashing", c)(p) for c in ("a", "b")), timeouts)
     with step("Then the phase is Running, and stays Running through the back-off"):
         consistently(lambda: view(cluster, pods.name, "crashing").phase, holds=lambda ph: ph == "Running",
                      duration=timeouts.short_hold, desc="crashing stays Running")

@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.nodes import workers
 from fixtures.podexec import exec_in
-from fixtures.pods import container_is, events_of, phase_is, restarted_at_least, unschedulable_because, wait_pod
+from fixtures.pods import backing_off, container_is, events_of, phase_is, restarted_at_least, unschedulable_because, wait_pod
 from fixtures.polling import eventually
 from fixtures.registry import imported_image
 from fixtures.reporting import step
@@ -116,7 +116,7 @@ def test_a_command_that_does_not_exist_fails_to_start_with_exit_128_and_loops(ns
         last = cluster.core.read_namespaced_pod("typo", ns.name).status.container_statuses[0].last_state.terminated
         assert any("executable file not found in $PATH" in (m or "") for m in (c.message, last.message)), (c, last)
     with step("And it goes to CrashLoopBackOff"):
-        wait_pod(cluster, ns.name, "typo", container_is("app", "waiting", "CrashLoopBackOff"), timeouts,
+        wait_pod(cluster, ns.name, "typo", backing_off(cluster, ns.name, "typo", "app"), timeouts,
                  budget="crash_backoff")
 
 
