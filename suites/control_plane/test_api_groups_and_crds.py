@@ -141,7 +141,9 @@ def test_get_all_means_the_all_category_which_a_crd_can_join(ns, cluster, networ
         assert {"pod/pod", "service/svc", "deployment.apps/deploy", f"network.{group}/net"} <= set(listed), listed
         assert not [n for n in listed if n.startswith(("configmap/", "secret/", "serviceaccount/", "persistentvolumeclaim/"))]
     with step("When kubectl delete all --all runs in the namespace"):
-        cluster.kubectl("delete", "all", "--all", "-n", ns.name, "--wait=false")
+        # the same fresh cache: the default one may hold another run's CRDs (a reused or upgraded cluster
+        # keeps its address), and kubectl fails on a member of `all` the server no longer has
+        cluster.kubectl(f"--cache-dir={tmp_path}", "delete", "all", "--all", "-n", ns.name, "--wait=false")
     with step("Then the objects outside the category remain"):
         left = set(cluster.kubectl("get", "configmap/cm", "secret/secret", "serviceaccount/sa", "role/role",
                                    "persistentvolumeclaim/pvc", "ingress/ing", "-n", ns.name, "-o", "name").stdout.split())
