@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every other binary the node and workload images need, from Go modules (plus pause.c, compiled
 # from the k8s.io/kubernetes module): etcd, coredns, flannel (+ its CNI plugin), local-path-provisioner,
-# kind and agnhost. Each lands in $BIN atomically; a warm run only checks the files exist.
+# kind, agnhost and the test add-ons kube-router and metrics-server. Each lands in $BIN atomically; a warm run only checks the files exist.
 source "$(dirname "$0")/lib/common.sh"
 go_toolchain_check
 GOMODCACHE="$(go env GOMODCACHE)"
@@ -62,6 +62,11 @@ kind() { gobuild kind "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind; }
 kube_router() {
   gobuild kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 }
+# stamped as upstream's Makefile does (client-go's version package), so `metrics-server --version` names the pin
+metrics_server() {
+  gobuild metrics-server "sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server/cmd/metrics-server \
+    "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+}
 
 agnhost() {
   # agnhost lives in the k8s.io/kubernetes module: reuse the Kubernetes wrapper module's go.mod
@@ -97,8 +102,9 @@ COREDNS_VERSION=${COREDNS_VERSION:-$(sed -n 's#.*/coredns:\(v[0-9.]*\)$#\1#p' <<
 # a cached binary of another version (an older cache, an override) is rebuilt, not trusted
 [[ ! -e $BIN/etcd ]] || "$BIN/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION#v}" || rm -f "$BIN/etcd"
 [[ ! -e $BIN/coredns ]] || "$BIN/coredns" -version 2>/dev/null | grep -qx "CoreDNS-${COREDNS_VERSION#v}" || rm -f "$BIN/coredns"
+[[ ! -e $BIN/metrics-server ]] || "$BIN/metrics-server" --version 2>/dev/null | grep -qx "$METRICS_SERVER_VERSION" || rm -f "$BIN/metrics-server"
 log "etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION (what kubeadm $KUBERNETES_VERSION asks for)"
-STEPS_TOTAL=10
+STEPS_TOTAL=11
 step pause "$BIN/pause" pause
 step etcd "$BIN/etcd" etcd
 step coredns "$BIN/coredns" coredns
@@ -109,4 +115,5 @@ step local-path-provisioner "$BIN/local-path-provisioner" local_path
 step kind "$BIN/kind" kind
 step agnhost "$BIN/agnhost" agnhost
 step kube-router "$BIN/kube-router" kube_router
+step metrics-server "$BIN/metrics-server" metrics_server
 log "addon binaries ready in $BIN"

@@ -50,7 +50,7 @@ drop_previous() {
 }
 bin() { echo "$BIN/$1"; }
 for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm etcd coredns pause \
-         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost kube-router; do
+         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost kube-router metrics-server; do
   [[ -x $BIN/$b ]] || die "$BIN/$b missing: run hack/build-kubernetes.sh and hack/build-addons.sh (or make cluster-image)"
 done
 mkdir -p "$LOGS"
@@ -131,4 +131,10 @@ COPY kube-router /usr/local/bin/kube-router
 COPY *.deb /tmp/
 RUN dpkg -i /tmp/*.deb && rm /tmp/*.deb
 ENTRYPOINT [\"/usr/local/bin/kube-router\"]" "$(bin kube-router)" "$KR_DEBS"/ipset_*.deb "$KR_DEBS"/libipset13_*.deb
+# metrics-server, the resource metrics API (loaded by fixtures/addons/metrics_server.py when a test needs it): a static
+# binary, as upstream's distroless image has it (non-root; its self-signed serving certificate goes to an emptyDir)
+img "kubeproof/metrics-server:$METRICS_SERVER_VERSION" "FROM scratch
+COPY metrics-server /metrics-server
+USER 65534:65534
+ENTRYPOINT [\"/metrics-server\"]" "$(bin metrics-server)"
 log "images ready"
