@@ -10,10 +10,10 @@ bounded (a few seconds) and the module's tests share one xdist worker so they ne
 import pytest
 
 from fixtures import cgroups
+from fixtures.exclusivity import cluster_in_use
 from fixtures.nodes import kubelet_config
 from fixtures.pods import views, wait_ready
 from fixtures.reporting import step
-from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"]),
               pytest.mark.xdist_group("cpu-burn")]

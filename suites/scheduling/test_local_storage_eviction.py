@@ -11,10 +11,10 @@ Writes are a few MiB: per-pod limits, not node thresholds (which kind sets to 0 
 """
 import pytest
 
+from fixtures.exclusivity import cluster_in_use
 from fixtures.pods import view, views, wait_pod
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
-from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 

@@ -10,11 +10,11 @@ tiny (32Mi): the kernel kills inside the container's cgroup, host memory is neve
 import pytest
 
 from fixtures import cgroups
+from fixtures.exclusivity import cluster_in_use
 from fixtures.nodes import kubelet_config
 from fixtures.pods import container_is, restarted_at_least, view, wait_pod
 from fixtures.polling import eventually
 from fixtures.reporting import step
-from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 

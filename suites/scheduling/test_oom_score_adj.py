@@ -12,12 +12,12 @@ CAP_SYS_RESOURCE) raises them to containerd's own score; the tests read that flo
 """
 import pytest
 
+from fixtures.exclusivity import cluster_in_use
 from fixtures.nodes import runtime_oom_score_floor
 from fixtures.podexec import exec_in
 from fixtures.pods import wait_ready
 from fixtures.runtime import pod_runtime
 from fixtures.reporting import step
-from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"], node_access=True)]
 

@@ -9,9 +9,9 @@ Upstream: kubernetes.io/docs/concepts/workloads/pods/pod-qos/ ; …/manage-resou
 import pytest
 
 from fixtures import cgroups
+from fixtures.exclusivity import cluster_in_use
 from fixtures.pods import wait_ready
 from fixtures.reporting import step
-from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 

@@ -10,9 +10,9 @@ Upstream: KEP-4006 (WebSocket for exec/attach/cp beta 1.30, port-forward 1.31); 
 import pytest
 
 from fixtures import streams
+from fixtures.exclusivity import cluster_in_use
 from fixtures.pods import wait_ready
 from fixtures.reporting import step
-from fixtures.per_test import cluster_in_use
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 
