@@ -5,13 +5,13 @@ import subprocess
 
 import pytest
 
-from fixtures import bench, reporting
+from fixtures import bench, report_metadata
 from fixtures.polling import WAITS, WaitRecord
 from fixtures.versions import ROOT
 
 
 def test_environment_properties_are_one_key_per_line(tmp_path):
-    reporting.write_environment(tmp_path, {"server_version": "v1.34.4", "kube_proxy_mode": "iptables", "note": "a\nb"})
+    report_metadata.write_environment(tmp_path, {"server_version": "v1.34.4", "kube_proxy_mode": "iptables", "note": "a\nb"})
     lines = (tmp_path / "environment.properties").read_text().splitlines()
     assert lines == ["kube_proxy_mode=iptables", "note=a b", "server_version=v1.34.4"]
 
