@@ -16,7 +16,7 @@ import yaml
 
 from fixtures.addons import istio_proxies, mesh_http, tls_certs
 from fixtures.addons.dry_run import dry_run_apply
-from fixtures.addons.istio_install import client_tools, istioctl
+from fixtures.addons.istio_client import client_tools, istioctl
 from fixtures.manifests import render
 from fixtures.podexec import exec_in
 from fixtures.pods import wait_ready

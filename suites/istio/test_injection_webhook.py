@@ -8,7 +8,7 @@ import yaml
 from kubernetes.client import ApiException
 
 from fixtures.addons.istio import INJECTION_LABEL, NAMESPACE
-from fixtures.addons.istio_install import client_tools, istioctl
+from fixtures.addons.istio_client import client_tools, istioctl
 from fixtures.addons.istio_layout import layout
 from fixtures.manifests import render
 from fixtures.polling import consistently

@@ -17,7 +17,7 @@ import pytest
 
 from fixtures.addons import istio_debug, istio_proxies, mesh_http
 from fixtures.addons.istio import NAMESPACE, IstioctlTimeout
-from fixtures.addons.istio_install import analyze, client_tools, dashboard, istioctl
+from fixtures.addons.istio_client import analyze, client_tools, dashboard, istioctl
 from fixtures.podexec import exec_in
 from fixtures.pods import wait_ready
 from fixtures.polling import eventually
