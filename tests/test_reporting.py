@@ -1,7 +1,10 @@
 """Report writers: allure environment, the Allure 3 categories, the benchmark summary."""
 import json
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +43,30 @@ def test_allure_categories_put_each_kind_of_result_in_its_own_category():
     assert json.loads(out) == ["behaviour-changed-known", "behaviour-changed", "behaviour-changed", "infrastructure",
                                "timed-out", "timed-out", "capability-missing", "product-defect", "test-defect"]
 
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node (Allure 3 runs on it)")
+def test_a_run_of_each_kind_of_result_lands_each_in_its_category_with_diagnostics(tmp_path):
+    """The synthetic run behind `make report-demo` (tests/report_demo/demo_results.py), under the suite's own
+    hooks: each result in its category by allurerc.mjs, and each failure carrying its namespace's diagnostics."""
+    env = {**os.environ, "KUBEPROOF_REPORT_DEMO_RUN": "2"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "--noconftest", "-p", "fixtures.plugin", "-p", "fixtures.session",
+                          "-p", "fixtures.per_test", "tests/report_demo/demo_results.py", "-q", "-o", f"cache_dir={tmp_path / 'cache'}",
+                          "--alluredir", str(tmp_path / "results")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    results = {r["name"]: r for r in map(json.loads, map(Path.read_text, (tmp_path / "results").glob("*-result.json")))}
+    names = sorted(results)
+    samples = [(results[n]["status"], results[n].get("statusDetails", {}).get("message", "")) for n in names]
+    out = subprocess.run(["node", "-e", CLASSIFY, str(ROOT / "allurerc.mjs"), json.dumps(samples)],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    assert dict(zip(names, json.loads(out))) == {
+        "test_a_behaviour_that_holds": None, "test_a_documented_behaviour_that_no_longer_holds": "behaviour-changed-known",
+        "test_a_behaviour_that_needs_envoy": "capability-missing", "test_a_deliberate_failure": "product-defect",
+        "test_a_wait_that_times_out": "timed-out", "test_a_hang_stopped_by_its_ceiling": "timed-out"}
+    for name in names:
+        attached = {a["name"] for a in results[name].get("attachments", [])}
+        if results[name]["status"] == "failed":
+            assert {"diagnostics (kp-demo-web): events", "diagnostics (kp-demo-web): log web-5d8c7/web (previous)"} <= attached, name
 
 def test_bench_merges_worker_records_into_one_summary(tmp_path):
     WAITS.clear()
