@@ -14,7 +14,10 @@ install_allure() {
 }
 STEPS_TOTAL=2
 step allure-install "$TOOL/node_modules/.bin/allure" install_allure
-# from the repository root, so allure reads allurerc.mjs (categories, history kept in reports/history.jsonl)
-render() { rm -rf "$OUT" && cd "$ROOT_DIR" && "$TOOL/node_modules/.bin/allure" generate "$RESULTS" --output "$OUT"; }
+# from the repository root, so allure reads allurerc.mjs (categories, history kept in reports/history.jsonl);
+# ALLURE_CONFIG names another config (hack/report-demo.sh: the same categories, a history of its own)
+render() {
+  rm -rf "$OUT" && cd "$ROOT_DIR" && "$TOOL/node_modules/.bin/allure" generate "$RESULTS" --output "$OUT" ${ALLURE_CONFIG:+--config "$ALLURE_CONFIG"}
+}
 _step_no=1; step allure-render "" render
 log "report: $OUT/index.html (open it with: $TOOL/node_modules/.bin/allure open $OUT, or any static web server)"

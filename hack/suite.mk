@@ -1,5 +1,5 @@
 # Suite entry points (included from the Makefile).
-.PHONY: test selftest e2e bench report catalogue matrix upgrade-gate
+.PHONY: test selftest e2e bench report report-demo catalogue matrix upgrade-gate
 test:                       ## the README's test command: self-tests, then the behaviour suites on a fresh kind cluster
 	hack/test.sh
 selftest:                   ## self-tests of the machinery (tests/), integration ones included
@@ -15,5 +15,7 @@ matrix:                     ## the main job per version (VERSIONS="v1.34.4 v1.35
 	VERSIONS="$(VERSIONS)" hack/matrix.sh
 report:                     ## render reports/allure-results into reports/allure-report
 	hack/render-report.sh
+report-demo:                ## no cluster: a synthetic run of each result kind, twice, rendered; screenshots in reports/report-demo/
+	hack/report-demo.sh
 catalogue:                  ## the suite as a specification: reports/catalogue.md (behaviours by area and claim)
 	.venv/bin/pytest suites --collect-only -q --catalogue reports/catalogue.md
