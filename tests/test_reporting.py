@@ -49,7 +49,7 @@ def test_allure_categories_put_each_kind_of_result_in_its_own_category():
 def test_a_run_of_each_kind_of_result_lands_each_in_its_category_with_diagnostics(tmp_path):
     """The synthetic run behind `make report-demo` (tests/report_demo/demo_results.py), under the suite's own
     hooks: each result in its category by allurerc.mjs, and each failure carrying its namespace's diagnostics."""
-    env = {**os.environ, "KUBEPROOF_REPORT_DEMO_RUN": "2"}
+    env = {**os.environ, "KUBEPROOF_REPORT_DEMO_RUN": "2", "TMPDIR": str(tmp_path)}  # the fake cluster's lock directory
     run = subprocess.run([sys.executable, "-m", "pytest", "--noconftest", "-p", "fixtures.plugin", "-p", "fixtures.session",
                           "-p", "fixtures.per_test", "tests/report_demo/demo_results.py", "-q", "-o", f"cache_dir={tmp_path / 'cache'}",
                           "--alluredir", str(tmp_path / "results")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
