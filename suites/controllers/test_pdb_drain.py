@@ -3,7 +3,7 @@ can never allow a disruption (seed 000, 2021-02-18~21, 「k8s 节点升级注意
 Source: kubernetes.io/docs/tasks/administer-cluster/safely-drain-node/"""
 import pytest
 
-from fixtures.nodes import cordoned, drain, workers
+from fixtures.nodes import cordoned, drain, pristine_workers, set_unschedulable
 from fixtures.polling import eventually, observe_during
 from fixtures.pdbs import settled as pdb_settled, status as pdb_status
 from fixtures.pods import ready_pods, views
@@ -19,15 +19,17 @@ SELECTOR = f"app={APP}"
 
 @pytest.fixture
 def colocated_app(ns, cluster, timeouts):
-    """Given 2 ready replicas that both run on the first worker (the second worker cordoned meanwhile)."""
-    first, second = workers(cluster)[:2]
+    """Given 2 ready replicas that both run on the first worker (the second worker cordoned meanwhile);
+    afterwards every node is back at rest (the unschedulable taint an uncordon lifts comes off a moment later)."""
+    first, second = pristine_workers(cluster, settle=timeouts.controller_sync)[:2]
     with step(f"Given 2 replicas placed together on {first}"), cordoned(cluster, second):
         ns.apply("controllers/pdb-eviction/deployment.yaml", name=APP, replicas=2)
         placed = eventually(lambda: ready_pods(cluster, ns.name, SELECTOR), until=lambda ps: len(ps) == 2,
                             timeout=timeouts.pod_start, desc="2 ready replicas")
     assert {p.node for p in placed} == {first}, f"replicas should share {first}: {placed}"
     yield first
-    cluster.core.patch_node(first, {"spec": {"unschedulable": False}})  # drain leaves it cordoned
+    set_unschedulable(cluster, first, False)  # drain leaves it cordoned
+    pristine_workers(cluster, settle=timeouts.controller_sync)
 
 
 @pytest.fixture

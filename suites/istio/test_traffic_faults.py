@@ -84,8 +84,9 @@ def test_route_timeout_of_half_a_second_answers_504_for_a_slower_upstream(mesh_n
     with step(f"Then the 504 comes after 0.5 s, well before the upstream would have answered ({UPSTREAM_S} s), from Envoy"):
         assert 0.5 <= got.seconds < UPSTREAM_S, got
         assert got.body.strip() == "upstream request timeout", got
-    with step("And a fast request still answers 200"):
-        assert _get(cluster, mesh_ns, mesh_http.echo_url(host, "fast")).status == 200
+    with step("And a fast request still answers 200 (a fast answer: on a loaded node one may itself take > 0.5 s)"):
+        _until(cluster, mesh_ns, timeouts, mesh_http.echo_url(host, "fast"), lambda r: r.status == 200 and r.seconds < 0.5,
+               "a fast request answering 200 through the route with the timeout")
 
 
 @pytest.mark.claim("S002-265")
