@@ -21,6 +21,10 @@ def caps(**kw):
     (Needs(istio=True), caps(), "needs Istio: no istiod Deployment in istio-system"),
     (Needs(istio_proxy=True), caps(istio_version="1.30", istio_proxy_image="kubeproof/proxyv2:1.31-dev"), "needs the Istio proxy image kubeproof/proxyv2:1.31-dev (Envoy)"),
     (Needs(images=("nginx",)), caps(), "needs workload image role(s) ['nginx']"),
+    (Needs(metrics=True), caps(metrics_error="image kubeproof/metrics-server:v0.9.0 is not on this host: build it with hack/build-addons.sh "
+                                             "and hack/build-images.sh (make cluster-image)"),
+     "needs the resource metrics API (metrics.k8s.io): the metrics-server add-on could not be set up (image "
+     "kubeproof/metrics-server:v0.9.0 is not on this host: build it with hack/build-addons.sh and hack/build-images.sh (make cluster-image))"),
 ])
 def test_an_unmet_need_skips_with_its_exact_reason(needs, found, reason):
     assert unmet(needs, found).startswith(reason)
@@ -28,7 +32,7 @@ def test_an_unmet_need_skips_with_its_exact_reason(needs, found, reason):
 
 def test_met_needs_let_the_test_run():
     assert unmet(Needs(multinode=True, node_access=True, kube_proxy_mode="iptables", min_version="1.33",
-                       images=("agnhost",)), caps()) is None
+                       images=("agnhost",), metrics=True), caps(metrics_api="metrics-server v0.9.0 (installed by this run)")) is None
 
 
 @pytest.mark.parametrize("text,expected", [("v1.34.4", (1, 34, 4)), ("1.25", (1, 25, 0)), ("v1.35.0-rc.1", (1, 35, 0))])
