@@ -71,11 +71,15 @@ def test_ready_means_available_and_every_real_node_listed():
 def test_a_crashing_metrics_server_stops_the_wait_with_its_last_words():
     waiting = NS(state=NS(waiting=NS(reason="CrashLoopBackOff")), restart_count=2, ready=False)
     pod = NS(metadata=NS(name="metrics-server-1"), status=NS(container_statuses=[waiting], phase="Running"))
-    last = "panic: metric-resolution should be larger than kubelet-request-timeout"
+    last = ("      --vmodule pattern=N,...   comma-separated list\n\n"
+            "panic: metric-resolution should be larger than kubelet-request-timeout\n\ngoroutine 1 [running]:\nmain.main()\n"
+            "\tsigs.k8s.io/metrics-server@v0.9.0/cmd/metrics-server/metrics-server.go:37 +0x88\n")
     cluster = NS(core=NS(list_namespaced_pod=lambda ns, label_selector: NS(items=[pod]),
-                         read_namespaced_pod_log=lambda name, ns, previous, tail_lines: last + "\n"))
-    with pytest.raises(addon.Abort, match="metrics-server crashes .*2 restarts.*metric-resolution should be larger"):
+                         read_namespaced_pod_log=lambda name, ns, previous, tail_lines: last))
+    with pytest.raises(addon.Abort, match=r"metrics-server crashes .*2 restarts\): panic: metric-resolution should be larger[^|]*$"):
         addon._ready_or_crashing(cluster)
+    assert addon.last_words("a\nb\nc\nd\n") == "b | c | d"
+    assert addon.last_words('E1205 02:31:00.1 1 run.go:72] "command failed" err="x"\nI1205 ok\n').startswith("E1205")
 
 
 def test_an_existing_cluster_without_a_metrics_api_is_refused_with_the_fix(monkeypatch):
