@@ -28,8 +28,9 @@ def test_pod_waits_in_container_creating_while_its_config_map_volume_cannot_moun
     with step("Then it waits in ContainerCreating and the kubelet reports FailedMount"):
         eventually(lambda: event_reasons(cluster, ns.name, "mounts"), until=lambda r: "FailedMount" in r,
                    timeout=timeouts.pod_start, desc="a FailedMount event")
-        stuck = view(cluster, ns.name, "mounts")
-        assert (stuck.phase, stuck.container("main").reason) == ("Pending", "ContainerCreating"), stuck
+        # the kubelet may publish the container's waiting state a moment after its first event
+        stuck = wait_pod(cluster, ns.name, "mounts", container_is("main", "waiting", "ContainerCreating"), timeouts)
+        assert stuck.phase == "Pending", stuck
     with step("When the ConfigMap is created"):
         ns.apply("scheduling/stuck/configmap.yaml", name="later")
     with step("Then the pod starts"):
@@ -50,8 +51,8 @@ def test_memory_limit_too_small_to_start_a_container_and_one_in_millibytes(ns, c
                    until=lambda messages: any("OOM-killed" in m or "memory limit too low" in m for m in messages),
                    timeout=timeouts.pod_start, desc="a FailedCreatePodSandBox event naming the OOM kill")
     with step("And the container never runs: it waits in ContainerCreating"):
-        stuck = view(cluster, ns.name, "tiny")
-        assert (stuck.phase, stuck.container("main").reason) == ("Pending", "ContainerCreating"), stuck
+        stuck = wait_pod(cluster, ns.name, "tiny", container_is("main", "waiting", "ContainerCreating"), timeouts)
+        assert stuck.phase == "Pending", stuck
     with step("When a pod with `memory: 100m` is checked by the API server (dry run)"):
         result = cluster.kubectl("create", "--dry-run=server", "-o", "name", "-f", "-", check=False,
                                  input=_rendered(ns, "memory-limited.yaml", name="millibytes", limit="100m"))
