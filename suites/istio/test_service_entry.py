@@ -72,4 +72,5 @@ def test_virtualservice_timeout_and_fault_apply_to_a_serviceentry_host(mesh_ns, 
         assert got.status == 200, got
     with step("And a 3 s upstream gets 504 after the delay plus the 2 s timeout, before it would have answered (4 s)"):
         got = _call(cluster, mesh_ns, ip, "/shell?cmd=sleep%203")
-        assert got.status == 504 and got.body.strip() == "upstream request timeout" and 3.0 <= got.seconds < 4.0, got
+        # Envoy's timers fire on millisecond ticks, a hair early at times (2.9986 s seen): 50 ms of tolerance
+        assert got.status == 504 and got.body.strip() == "upstream request timeout" and 2.95 <= got.seconds < 4.0, got
