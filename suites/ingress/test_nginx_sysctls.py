@@ -53,6 +53,9 @@ def plain_log(cluster, namespace: str, timeouts) -> str:
 def tuned(request, module_ns, ingress, cluster, timeouts, images):
     """Given the controller before and after the document's recipe (privileged init container `sysctl -w
     net.core.somaxconn=8192 net.ipv4.tcp_tw_reuse=1`, pod sysctl ip_local_port_range 1024 65535), then restored."""
+    # a serial test before this one may have evicted the controller: its admission webhook then answers
+    # "signal: terminated" from the terminating pod's `nginx -t`; wait for the one serving
+    wait_serving(cluster, timeouts)
     web.deploy_echo(module_ns, cluster, timeouts, {"app": 1})
     host = f"sysctl.{module_ns.name}.test"
     module_ns.apply("ingress/routing/classed.yaml", name="sysctl", class_name="nginx", host=host, backend="app", service_upstream="false")
