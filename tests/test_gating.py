@@ -1,4 +1,5 @@
 """Markers, claim ids and the capability gate: what runs, what skips and why."""
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -112,3 +113,16 @@ def test_claim_ids_come_from_the_catalogue():
 def test_bad_claim_ids_are_rejected_with_the_reason(ids, message):
     with pytest.raises(claims.UnknownClaim, match=message):
         claims.validate(ids)
+
+
+def test_published_capabilities_keep_the_addon_facts_other_workers_published(monkeypatch, tmp_path):
+    from fixtures import capabilities, runstate
+
+    monkeypatch.setattr(runstate, "run_dir", lambda: tmp_path)
+    monkeypatch.setattr(runstate, "read", lambda name: {"image": "kubeproof/node:v1.34.4"})
+    kind = SimpleNamespace(provider="kind")
+    capabilities.publish(caps({"istio": {"istio_version": "1.31.0"}}), kind)  # one worker ran the Istio tests
+    capabilities.publish(caps({"ingress-nginx": {"ingress_nginx_version": "v1.15.1 (official image)"}}), kind)  # another
+    props = json.loads((tmp_path / "capabilities.json").read_text())
+    assert props["istio_version"] == "1.31.0" and props["ingress_nginx_version"] == "v1.15.1 (official image)"
+    assert props["node_image"] == "kubeproof/node:v1.34.4" and props["server_version"] == "v1.34.4"
