@@ -26,12 +26,14 @@ def backends(module_ns, ingress, cluster, timeouts):
 
 
 def canary_pair(ns, ingress, timeouts, name: str, annotations: dict[str, str], *, probe: dict[str, str] | None = None) -> str:
-    """Primary Ingress <name> -> main and its canary -> canary for host <name>.<ns>.test; served once main answers
+    """Primary Ingress <name> -> main and its canary -> canary for host <name>.<ns>.test; served once the pair answers
     and, when `probe` (headers) is given, once that request reaches the canary. Returns the host."""
     host = f"{name}.{ns.name}.test"
     anns = {f"nginx.ingress.kubernetes.io/{k}": v for k, v in annotations.items()}
     ns.apply("ingress/canary/pair.yaml", name=name, host=host, canary="canary", annotations=json.dumps({CANARY: "true", **anns}))
-    web.settled(lambda: web.get(ingress, host, "/"), lambda r: r.status == 200, timeouts, f"{host} served")
+    # by this pair's backends: another test's catch-all Ingress answers 200 for a host not served yet
+    web.settled(lambda: web.get(ingress, host, "/"), lambda r: r.status == 200 and web.backend_of(r.pod) in ("main", "canary"),
+                timeouts, f"{host} served by main or canary")
     if probe:
         web.wait_routed(ingress, host, "/", "canary", timeouts, headers=probe)
     return host

@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from fixtures import node_files
 from fixtures.node_network import http_get
 from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
@@ -43,10 +44,10 @@ def test_port_forward_reaches_a_localhost_only_port_without_socat_on_the_node(ns
                 assert http_get("127.0.0.1", fwd.local_port, "/").body == "local-only"
             with step(f"And while a forwarded connection is open, {node} runs no socat or nsenter"):
                 with socket.create_connection(("127.0.0.1", fwd.local_port), timeout=5) as conn:
-                    procs = cluster.node_exec(node, "ps", "-eo", "comm").stdout.split()
+                    procs = node_files.host_processes(cluster, node)  # other tests' pods may well run socat
                     conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
                     assert b" 200 " in conn.recv(64), "the held connection was not forwarded"
-                assert not {"socat", "nsenter"} & set(procs), f"[behaviour-changed] on {node}: {sorted(set(procs))}"
+                assert "kubelet" in procs and not {"socat", "nsenter"} & procs, f"[behaviour-changed] on {node}: {sorted(procs)}"
         attach_text("kubectl port-forward -v=6", "\n".join(fwd.log))
     with step("And kubectl reached the pod through the API server's pods/portforward subresource"):
         assert any(f"/namespaces/{ns.name}/pods/{SERVER}/portforward" in line for line in fwd.log), "\n".join(fwd.log[-20:])

@@ -15,7 +15,7 @@ from fixtures.reporting import step
 pytestmark = [pytest.mark.area("pods"), pytest.mark.requires(images=["busybox"])]
 
 # Behaviour parameters (not timeouts): long enough to see, short enough for ~3 s per claim.
-HOOK_SECONDS = 2
+HOOK_SECONDS = 8  # long against the few seconds a loaded kubelet takes between two container starts (3.3 s seen)
 SHORT_HOOK_SECONDS = 0.3
 SIDECAR_READY_AFTER = 1
 
