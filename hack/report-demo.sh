@@ -25,7 +25,7 @@ export default {
 EOF
 
 # --noconftest: the root conftest.py would load the add-on plugins, which install add-ons on first use
-PLUGINS=(--noconftest -p fixtures.plugin -p fixtures.session -p fixtures.per_test)
+PLUGINS=(--noconftest -p fixtures.plugin -p fixtures.session -p fixtures.per_test -p fixtures.addons.istio_fixtures)
 for run in 1 2; do
   log "run $run of 2: tests/report_demo/demo_results.py"
   rm -rf "$DEMO/allure-results"

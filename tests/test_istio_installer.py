@@ -112,7 +112,8 @@ def test_preflight_refuses_an_unknown_requested_version_before_any_cluster_work(
     from fixtures.addons import istio_fixtures
 
     monkeypatch.setitem(istio_fixtures._REQUESTED, "version", "1.27.3")
-    settings = NS(with_istio=False, provider="kind", images="offline")
+    monkeypatch.setitem(istio_fixtures._REQUESTED, "install", False)
+    settings = NS(provider="kind", images="offline")
     with pytest.raises(AddonError, match=r"Istio 1\.27\.3 is unknown to this checkout"):
         istio_fixtures.preflight(settings)
 
@@ -122,8 +123,9 @@ def test_preflight_names_the_build_target_when_istioctl_is_missing(monkeypatch, 
 
     monkeypatch.setenv("KUBEPROOF_CACHE", str(tmp_path))
     monkeypatch.setitem(istio_fixtures._REQUESTED, "version", None)
+    monkeypatch.setitem(istio_fixtures._REQUESTED, "install", True)  # --with-istio
     with pytest.raises(IstioError, match=r"istioctl for Istio .* is not built .*: run `make istio-image`"):
-        istio_fixtures.preflight(NS(with_istio=True, provider="kind", images="offline"))
+        istio_fixtures.preflight(NS(provider="kind", images="offline"))
 
 
 def test_release_leaves_istio_alone_unless_this_run_installed_it_on_a_surviving_cluster(monkeypatch):

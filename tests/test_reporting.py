@@ -51,7 +51,7 @@ def test_a_run_of_each_kind_of_result_lands_each_in_its_category_with_diagnostic
     hooks: each result in its category by allurerc.mjs, and each failure carrying its namespace's diagnostics."""
     env = {**os.environ, "KUBEPROOF_REPORT_DEMO_RUN": "2", "TMPDIR": str(tmp_path)}  # the fake cluster's lock directory
     run = subprocess.run([sys.executable, "-m", "pytest", "--noconftest", "-p", "fixtures.plugin", "-p", "fixtures.session",
-                          "-p", "fixtures.per_test", "tests/report_demo/demo_results.py", "-q", "-o", f"cache_dir={tmp_path / 'cache'}",
+                          "-p", "fixtures.per_test", "-p", "fixtures.addons.istio_fixtures", "tests/report_demo/demo_results.py", "-q", "-o", f"cache_dir={tmp_path / 'cache'}",
                           "--alluredir", str(tmp_path / "results")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
     results = {r["name"]: r for r in map(json.loads, map(Path.read_text, (tmp_path / "results").glob("*-result.json")))}

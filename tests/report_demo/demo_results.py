@@ -64,14 +64,21 @@ class _FakeCore:
 
 @pytest.fixture(scope="module")
 def cluster():
-    return SimpleNamespace(kind_name="kubeproof-report-demo", core=_FakeCore())
+    return SimpleNamespace(kind_name="kubeproof-report-demo", provider="kind", core=_FakeCore())
 
 
 @pytest.fixture(scope="module")
 def capabilities():
     """A one-node cluster with Istio's control plane but without the proxy image (no Envoy to run)."""
     return Capabilities(server_version="v1.36.3", nodes=1, schedulable_nodes=1, kube_proxy_mode="iptables", cni="kindnet",
-                        node_access=True, istio_version="1.31-dev", istio_proxy_image="kubeproof/proxyv2:1.31-dev")
+                        node_access=True, addon_facts={"istio": {"istio_version": "1.31-dev", "istio_proxy_runnable": False,
+                                                                 "istio_proxy_image": "kubeproof/proxyv2:1.31-dev"}})
+
+
+@pytest.fixture(scope="session")
+def istio_addon():
+    """The Istio add-on's state: nothing installed by this run (its probe keeps the facts above)."""
+    return None
 
 
 @pytest.fixture
