@@ -16,12 +16,15 @@ from fixtures.addons.metrics_server import MetricsServerError
 from fixtures.autoscaling import Status, millicores, replicas_for
 
 
-def _node(name: str, runtime: str) -> NS:
-    return NS(metadata=NS(name=name), status=NS(node_info=NS(container_runtime_version=runtime)))
+def _node(name: str, runtime: str, internal_ip: str | None) -> NS:
+    addresses = [NS(type="InternalIP", address=internal_ip)] if internal_ip else []
+    return NS(metadata=NS(name=name), status=NS(node_info=NS(container_runtime_version=runtime), addresses=addresses))
 
 
 def _kind_cluster(images_on_nodes: str = "") -> NS:
-    nodes = [_node("kp-worker", "containerd://1.7"), _node("kp-control-plane", "containerd://1.7"), _node("sim-1", "fake://")]
+    # a simulated node (fixtures.nodes.fake_node) reports neither a runtime nor an InternalIP
+    nodes = [_node("kp-worker", "containerd://1.7", "172.18.0.3"), _node("kp-control-plane", "containerd://1.7", "172.18.0.2"),
+             _node("sim-1", "", None)]
     return NS(kind_name="kp", core=NS(list_node=lambda: NS(items=nodes)),
               node_exec=lambda node, *args: NS(stdout=images_on_nodes))
 
