@@ -14,7 +14,7 @@ T0 = datetime(2026, 12, 5, 1, 0, 0, tzinfo=timezone.utc)
 def container(state: str, restarts: int, *, reason=None, started=None, finished=None, last_finished=None) -> ContainerView:
     return ContainerView(name="app", init=False, sidecar=False, state=state, reason=reason, message=None, exit_code=None,
                          signal=None, started_at=started, finished_at=finished, restarts=restarts, ready=False, started=None,
-                         last_reason=None, last_exit_code=None, last_finished_at=last_finished, container_id=None, image=None,
+                         last_reason=None, last_exit_code=None, last_finished_at=last_finished, last_container_id=None, container_id=None, image=None,
                          image_id=None)
 
 
@@ -59,3 +59,4 @@ def test_restart_gaps_are_read_per_restart_from_the_run_start_and_the_previous_e
                        last_finished=T0 + timedelta(seconds=1))
     assert gaps(pod(second)) == {1: 0.0, 2: 10.0}
     assert gaps(pod(replace(second, state="waiting", started_at=None))) == {1: 0.0, 2: 10.0}, "a waiting container has no run"
+

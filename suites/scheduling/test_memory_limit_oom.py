@@ -15,6 +15,7 @@ from fixtures.nodes import kubelet_config
 from fixtures.pods import container_is, restarted_at_least, view, wait_pod
 from fixtures.polling import eventually
 from fixtures.reporting import step
+from fixtures.runtime import KUBELET_OOM_REASONS, wait_oom_recorded
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"])]
 
@@ -42,13 +43,21 @@ def _oom_once(module_ns, cluster, timeouts):
 
 @pytest.mark.claim("S001-02", "S002-096", "S003-055")
 @pytest.mark.severity("critical")
-def test_container_over_its_memory_limit_is_oom_killed_with_137(oomed_once):
-    """A container allocating beyond limits.memory is killed by the kernel: lastState.terminated
-    reason OOMKilled, exit code 137 (SIGKILL). Memory is incompressible: no throttling, a kill."""
+@pytest.mark.requires(node_access=True)
+def test_container_over_its_memory_limit_is_oom_killed_with_137(oomed_once, cluster, timeouts):
+    """A container allocating beyond limits.memory is killed by the kernel: exit code 137 (SIGKILL),
+    recorded OOMKilled. Memory is incompressible: no throttling, a kill. The kernel's log and containerd's
+    record say so for certain; lastState.terminated.reason reads OOMKilled, or Error when containerd
+    handled the exit before its OOM event (a known race, containerd#12260)."""
     _, _, after = oomed_once
     main = after.container("main")
-    with step("Then its last termination was an OOM kill with exit code 137"):
-        assert (main.last_reason, main.last_exit_code) == ("OOMKilled", OOM_EXIT_CODE), main
+    with step("Then its last run ended with exit code 137"):
+        assert main.last_exit_code == OOM_EXIT_CODE, main
+    with step("And the kernel's OOM killer killed it in its own memory cgroup, and containerd recorded OOMKilled"):
+        end = wait_oom_recorded(cluster, after.node, main.last_container_id, timeouts)
+        assert end.oom_kills and end.exit_code == OOM_EXIT_CODE, end
+    with step(f"And lastState.terminated.reason reads OOMKilled (or Error where the race hit): {main.last_reason}"):
+        assert main.last_reason in KUBELET_OOM_REASONS, main
 
 
 @pytest.mark.claim("S001-02", "S003-056")
@@ -68,6 +77,7 @@ def test_oom_killed_container_restarts_in_the_same_pod_on_the_same_node(oomed_on
 
 
 @pytest.mark.claim("S003-056")
+@pytest.mark.requires(node_access=True)
 def test_only_the_hungriest_process_is_killed_on_cgroup_v1_the_whole_container_on_v2(module_ns, cluster, timeouts):
     """Several processes in a container over its limit: cgroup v2 (memory.oom.group=1, set by the
     kubelet since 1.28) kills them all and the container restarts OOMKilled; cgroup v1 has no group
@@ -89,7 +99,9 @@ def test_only_the_hungriest_process_is_killed_on_cgroup_v1_the_whole_container_o
         with step("Then on cgroup v2 the kubelet asked for group kills and the whole container restarted OOMKilled"):
             assert version.oom_group == 1, version.raw
             now = wait_pod(cluster, module_ns.name, "oom-child", restarted_at_least("main", 1), timeouts)
-            assert now.container("main").last_reason == "OOMKilled", now
+            main = now.container("main")
+            assert main.last_exit_code == OOM_EXIT_CODE and main.last_reason in KUBELET_OOM_REASONS, now
+            assert wait_oom_recorded(cluster, now.node, main.last_container_id, timeouts).oom_kills, now
 
 
 @pytest.mark.claim("S001-30")
