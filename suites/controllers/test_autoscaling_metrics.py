@@ -30,22 +30,23 @@ BURN = "controllers/autoscaling/cpu-burn.yaml"
 REQUEST_M, TARGET, MAX, WINDOW = 100, 50, 3, 30
 # 'burn': each pod held at 125m by its CFS quota, 125 % of its request: one pod asks for ceil(1 x 125 / 50) = 3
 LOADED = "{requests: {cpu: 100m}, limits: {cpu: 125m}}"
-# 'steady': held at its 100m request (a limit cannot be below the request) against a 94 % target: 95-103 % lies
-# within 10 % above it (103 / 94 = 1.096)
-STEADY, STEADY_TARGET = "{requests: {cpu: 100m}, limits: {cpu: 100m}}", 94
+# 'steady': paced at 50m, half its 100m request (a demand met even on a contended node), against a 48 % target:
+# 49-52 % lies within 10 % above it (52 / 48 = 1.083)
+STEADY = "controllers/autoscaling/cpu-steady.yaml"
+STEADY_MILLICORES, STEADY_RESOURCES, STEADY_TARGET = 50, "{requests: {cpu: 100m}, limits: {cpu: 100m}}", 48
 UNBOUNDED = 1 << 30
 
 
 @pytest.fixture(scope="module")
 def workloads(metrics_api, module_ns):
     """Given, once the metrics API serves every node: 'burn', one pod burning 125m of a 100m request (HPA 50 %,
-    1..3 replicas, scale-down window 30 s); 'steady', one pod at 100m of 100m (HPA 94 %, 1..1); 'unrequested', one
+    1..3 replicas, scale-down window 30 s); 'steady', one pod paced at 50m of 100m (HPA 48 %, 1..1); 'unrequested', one
     idle pod with no CPU request (HPA 50 %, 1..3)."""
     with step("Given 'burn', 'steady' and 'unrequested' with their CPU HPAs"):
         module_ns.apply(BURN, name="burn", resources=LOADED, busy=True)
         module_ns.apply(HPA, name="burn", kind="Deployment", target="burn", min=1, max=MAX, cpu_percent=TARGET,
                         scale_down_window=WINDOW)
-        module_ns.apply(BURN, name="steady", resources=STEADY, busy=True)
+        module_ns.apply(STEADY, name="steady", resources=STEADY_RESOURCES, millicores=STEADY_MILLICORES)
         module_ns.apply(HPA, name="steady", kind="Deployment", target="steady", min=1, max=1, cpu_percent=STEADY_TARGET,
                         scale_down_window=0)
         module_ns.apply(BURN, name="unrequested", resources="{}", busy=False)
@@ -88,8 +89,8 @@ def test_a_cpu_hpa_scales_up_under_load_to_ceil_of_current_times_utilisation_ove
 
 @pytest.mark.claim("S003-105")
 def test_a_cpu_hpa_keeps_its_replicas_while_utilisation_is_within_the_10_percent_tolerance(workloads, cluster, timeouts):
-    """The HPA does not rescale while |utilisation / target - 1| <= 0.1. 'steady' runs one pod at about 100 % of its
-    request against a 94 % target: ceil(1 x 100 / 94) would be 2, so with maxReplicas 1 the HPA's own ScalingLimited
+    """The HPA does not rescale while |utilisation / target - 1| <= 0.1. 'steady' runs one pod at about 50 % of its
+    request against a 48 % target: ceil(1 x 50 / 48) would be 2, so with maxReplicas 1 the HPA's own ScalingLimited
     condition tells what it computed: within the tolerance 1 (DesiredWithinRange), beyond it 2 (TooManyReplicas, as
     'burn' shows at its maximum). Every status is checked against that rule for two syncs after one within the band."""
     ns = workloads.name
@@ -108,7 +109,7 @@ def test_a_cpu_hpa_keeps_its_replicas_while_utilisation_is_within_the_10_percent
     def in_band(h) -> bool:
         return h["utilisation"] is not None and 1 < h["utilisation"] / STEADY_TARGET <= 1.1
 
-    with step(f"When 'steady' runs at 95-103 % of its request against a {STEADY_TARGET} % target"):
+    with step(f"When 'steady' runs at {STEADY_TARGET + 1}-{int(STEADY_TARGET * 1.1)} % of its request against a {STEADY_TARGET} % target"):
         seen = eventually(observed, until=in_band, timeout=timeouts.hpa_metrics, desc="HPA steady within 10 % above target")
     with step(f"Then at {seen['utilisation']} % it computes its current 1 replica, and keeps to the rule for two syncs"):
         assert seen["conditions"].get("ScalingLimited") == ("False", "DesiredWithinRange"), seen
