@@ -59,7 +59,7 @@ def _skip_unless_gizmo(c):
     return None if c.facts("gizmo").get("gizmo_version") else "needs the gizmo: none found (install it with --with-gizmo)"
 
 
-GIZMO = addon_registry.Addon(name="gizmo", fixture="gizmo_addon", needed_by=("gizmo",), requirements=(
+GIZMO = addon_registry.Addon(name="gizmo", fixture="gizmo_addon", requirements=(
     addon_registry.Requirement("gizmo", "a gizmo installed", _skip_unless_gizmo),))
 
 

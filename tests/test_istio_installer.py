@@ -176,5 +176,5 @@ def test_install_ends_at_once_and_kills_istioctl_when_istiod_cannot_pull_its_ima
     cluster = NS(kubeconfig=tmp_path / "kc", context=None, core=core)
     t0 = time.monotonic()
     with pytest.raises(IstioError, match=r"istiod cannot start: istiod-x/discovery image docker.io/istio/pilot:1.31.0: ErrImagePull"):
-        istio_install.run_install(istio_client.Tools(fake, ""), cluster, ["install"], Timeouts())
+        istio_install.run_install(istio_client.Tools(fake, ""), cluster, ["install"], Timeouts().with_addon_budgets(istio.BUDGETS))
     assert time.monotonic() - t0 < 10
