@@ -1,5 +1,5 @@
-"""How a container run ended, read on its node: an OOM kill needs the kernel's record naming the container's
-memory cgroup and containerd's OOMKilled; a SIGKILL gives 137 with neither."""
+"""How a container run ended, read on its node: an OOM kill is the kernel's record naming the container's memory
+cgroup (containerd's OOMKilled may be missing: its OOM event can be lost); a SIGKILL gives 137 without one."""
 from fixtures.runtime import parse_container_end
 
 
@@ -9,12 +9,12 @@ KMSG = (f"[23696.802250] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cp
         f"mems_allowed=0,oom_memcg={MEMCG.rsplit('/', 1)[0]},task_memcg={MEMCG},task=awk,pid=24108,uid=0\n")
 
 
-def test_a_container_end_is_an_oom_kill_only_with_the_kernels_record_and_the_runtimes_reason():
+def test_a_container_end_is_an_oom_kill_by_the_kernels_record_whatever_the_runtime_says():
     status = '{"Version":"v1","Pid":0,"FinishedAt":1796446712341067793,"ExitCode":137,"Reason":"OOMKilled"}'
     end = parse_container_end("n", CID, f"{status}\n@@kmsg\n{KMSG}")
     assert end.oom_killed and end.exit_code == 137 and end.oom_kills == (MEMCG,)
-    raced = parse_container_end("n", CID, f"{status.replace('OOMKilled', '')}\n@@kmsg\n{KMSG}")
-    assert not raced.oom_killed and raced.oom_kills, "the runtime has not handled the OOM event yet"
+    lost = parse_container_end("n", CID, f"{status.replace('OOMKilled', '')}\n@@kmsg\n{KMSG}")
+    assert lost.oom_killed and lost.runtime_reason == "", "the runtime's OOM event lost: the kernel's record holds"
     sigkilled = parse_container_end("n", CID, f"{status.replace('OOMKilled', '')}\n@@kmsg\n")
     assert not sigkilled.oom_killed and not sigkilled.oom_kills and sigkilled.exit_code == 137
 
