@@ -110,7 +110,7 @@ def test_retries_send_four_attempts_on_5xx_and_per_try_timeouts_when_attempts_is
     first = uuid.uuid4().hex[:8]
     with step("Given no VirtualService: a 500 reaches the server once (Istio's default policy does not retry 500)"):
         _until(cluster, mesh_ns, timeouts, mesh_http.echo_url(host, first, 500), lambda r: r.status == 500, "the 500 answer")
-        assert mesh_http.server_hits(cluster, mesh_ns.name, "httpbin-v1", first) == 1
+        assert mesh_http.settled_hits(cluster, mesh_ns.name, "httpbin-v1", first, at_least=1, timeouts=timeouts) == 1
     with step("When the document's retries VirtualService is applied as written"):
         mesh_ns.apply("istio/documents/s000-httpbin-retries.yaml")
         eventually(lambda: [p for p in istio_proxies.route_values(cluster, mesh_ns.name, "client", "retry_policy") if p.get("num_retries") == 3],
@@ -119,7 +119,7 @@ def test_retries_send_four_attempts_on_5xx_and_per_try_timeouts_when_attempts_is
     with step("Then one call answering 500 reaches the server 4 times, and the client sees 500"):
         got = _get(cluster, mesh_ns, mesh_http.echo_url(host, marker, 500))
         assert got.status == 500, got
-        assert mesh_http.server_hits(cluster, mesh_ns.name, "httpbin-v1", marker) == 4
+        assert mesh_http.settled_hits(cluster, mesh_ns.name, "httpbin-v1", marker, at_least=4, timeouts=timeouts) == 4
     with step("And a 2 s upstream is cut at 1 s per try: 4 tries, 504 after ~4 s"):
         got = _get(cluster, mesh_ns, mesh_http.slow_url(host, 2))
         assert got.status == 504 and 4.0 <= got.seconds < 6.0, got
@@ -148,7 +148,7 @@ def test_sidecar_retries_a_refused_connection_on_another_pod_where_kube_proxy_al
         pods = ("flaky-v1", "flaky-v2")
         got = _get(cluster, mesh_ns, mesh_http.echo_url(host, marker, 503))
         assert got.status == 503, got
-        hits = sum(mesh_http.server_hits(cluster, mesh_ns.name, p, marker) for p in pods)
+        hits = mesh_http.settled_hits(cluster, mesh_ns.name, pods, marker, at_least=1, timeouts=timeouts)
         assert hits == 1, f"[behaviour-changed] the document's notes expect 503 retried (3 hits), saw {hits}"
 
 
@@ -165,9 +165,9 @@ def test_abort_fault_answers_without_reaching_the_server_and_its_percentage_is_a
         mesh_ns.apply("istio/mesh/vs-abort.yaml", name="ratings", host=host, percent=100, status=500)
         _until(cluster, mesh_ns, timeouts, url, lambda r: r.status == 500, "the abort to take effect")
     with step("Then ten requests all get 500 and none reaches the server"):
-        hits = mesh_http.server_hits(cluster, mesh_ns.name, "ratings-v1", marker)
+        hits = mesh_http.settled_hits(cluster, mesh_ns.name, "ratings-v1", marker, at_least=1, timeouts=timeouts)
         assert mesh_http.statuses(cluster, mesh_ns.name, "client", url, 10) == {"500": 10}
-        assert mesh_http.server_hits(cluster, mesh_ns.name, "ratings-v1", marker) == hits
+        assert mesh_http.settled_hits(cluster, mesh_ns.name, "ratings-v1", marker, at_least=hits, timeouts=timeouts) == hits
     with step("When the abort is 50 % with the document's status 400"):
         mesh_ns.apply("istio/mesh/vs-abort.yaml", name="ratings", host=host, percent=50, status=400)
         eventually(lambda: mesh_http.statuses(cluster, mesh_ns.name, "client", url, 10), until=lambda c: "500" not in c,
