@@ -77,4 +77,4 @@ def test_container_oom_killed_at_every_start_waits_in_crash_loop_back_off(ns, cl
         assert code == 137 and reason in KUBELET_OOM_REASONS, main
     with step("And the kernel's OOM killer ended that run: its log names the container's memory cgroup"):
         end = container_end(cluster, p.node, cid)
-        assert end.oom_killed and end.exit_code == 137, end
+        assert end.oom_killed, end

@@ -55,7 +55,7 @@ def test_container_over_its_memory_limit_is_oom_killed_with_137(oomed_once, clus
         assert main.last_exit_code == OOM_EXIT_CODE, main
     with step("And the kernel's log names its memory cgroup in an OOM kill"):
         end = container_end(cluster, after.node, main.last_container_id)
-        assert end.oom_killed and end.exit_code == OOM_EXIT_CODE, end
+        assert end.oom_killed, end
     with step(f"And lastState.terminated.reason reads OOMKilled (or Error where the race hit): {main.last_reason}"):
         assert main.last_reason in KUBELET_OOM_REASONS, main
 
