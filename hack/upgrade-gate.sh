@@ -18,7 +18,12 @@ out=reports/upgrade
 rm -rf "$out" && mkdir -p "$out/before" "$out/after"
 name=kp-gate-$(date +%s)
 kind_bin=$(KUBERNETES_VERSION=$FROM bash -c 'source hack/lib/common.sh && echo "$BIN/kind"')
-trap '"$kind_bin" delete cluster --name "$name" >/dev/null 2>&1' EXIT
+# the gate's cluster and the extra clusters its runs kept beside it (named "$name-<config>")
+cleanup() {
+  local c
+  for c in $("$kind_bin" get clusters 2>/dev/null | grep -E "^$name(-|$)"); do "$kind_bin" delete cluster --name "$c" >/dev/null 2>&1; done
+}
+trap cleanup EXIT
 read -r -a suites <<<"${SUITES:-suites}"
 common=(-n "${WORKERS:-6}" --dist loadgroup --with-istio --bench)
 
