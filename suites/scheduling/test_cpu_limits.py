@@ -11,7 +11,7 @@ import pytest
 
 from fixtures import cgroups
 from fixtures.exclusivity import cluster_in_use
-from fixtures.nodes import kubelet_config
+from fixtures.nodes import kubelet_config, online_cpus
 from fixtures.pods import views, wait_ready
 from fixtures.reporting import step
 
@@ -152,7 +152,7 @@ def test_guaranteed_pod_with_whole_cpus_is_not_pinned_without_the_static_cpu_man
     with step(f"And the kubelet on {pod.node} runs the default CPU manager policy"):
         assert kubelet_config(cluster, pod.node).get("cpuManagerPolicy") == "none"
     with step("Then its cpuset is every online CPU of the node, the same as an unpinned container's"):
-        online = cluster.node_exec(pod.node, "cat", "/sys/devices/system/cpu/online").stdout.strip()
+        online = online_cpus(cluster, pod.node)
         pinned = cgroups.read(cluster, ns.name, "guaranteed-1", "main").cpuset
         shared = cgroup(cluster, cpu_pods, "no-limit").cpuset
         assert pinned == shared == online, f"guaranteed-1: {pinned!r}, no-limit: {shared!r}, node online CPUs: {online!r}"

@@ -10,7 +10,7 @@ the shared nodes cannot switch without a drain, so this runs on an extra kind cl
 import pytest
 
 from fixtures import cgroups
-from fixtures.nodes import kubelet_config
+from fixtures.nodes import kubelet_config, online_cpus
 from fixtures.per_test import own_namespace
 from fixtures.pods import view, wait_ready
 from fixtures.polling import eventually
@@ -30,15 +30,6 @@ def static_ns(request, static_cpu_cluster, images, kubeproof_settings):
     yield from own_namespace(request, static_cpu_cluster, images, kubeproof_settings)
 
 
-def _cpus(spec: str) -> set[int]:
-    """"0-2,5" -> {0, 1, 2, 5}"""
-    out: set[int] = set()
-    for part in filter(None, spec.strip().split(",")):
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def _start(ns, name: str, cpu: str, timeouts):
     """A Guaranteed sleeper (on the worker: kind taints the control plane)."""
     resources = f"{{cpu: '{cpu}', memory: 32Mi}}"
@@ -47,7 +38,7 @@ def _start(ns, name: str, cpu: str, timeouts):
 
 
 def _cpuset(ns, name: str) -> set[int]:
-    return _cpus(cgroups.read(ns.cluster, ns.name, name, "main").cpuset)
+    return cgroups.read(ns.cluster, ns.name, name, "main").cpus
 
 
 @pytest.mark.claim("S002-101")
@@ -59,7 +50,7 @@ def test_a_guaranteed_container_asking_for_a_whole_cpu_gets_it_to_itself_and_the
     with step("Given a Guaranteed container asking for 500m, on a node whose kubelet runs the static policy"):
         node = _start(static_ns, "half", "500m", timeouts).node
         assert kubelet_config(cluster, node).get("cpuManagerPolicy") == "static"
-        online = _cpus(cluster.node_exec(node, "cat", "/sys/devices/system/cpu/online").stdout)
+        online = cgroups.cpu_list(online_cpus(cluster, node))
     with step(f"Then it runs on every CPU of {node} (the shared pool)"):
         assert _cpuset(static_ns, "half") == online, f"node CPUs {online}"
     with step("When a Guaranteed container asking for cpu: 1 starts beside it"):

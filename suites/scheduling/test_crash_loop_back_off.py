@@ -71,9 +71,10 @@ def test_container_oom_killed_at_every_start_waits_in_crash_loop_back_off(ns, cl
         p = wait_pod(cluster, ns.name, "oom-always", backing_off(cluster, ns.name, "oom-always", "main"), timeouts,
                      desc="oom-always in CrashLoopBackOff")
         main = p.container("main")
-        ended = main if main.state == "terminated" else None
-        reason, code, cid = ((ended.reason, ended.exit_code, ended.container_id) if ended
-                             else (main.last_reason, main.last_exit_code, main.last_container_id))
+        if main.state == "terminated":
+            reason, code, cid = main.reason, main.exit_code, main.container_id
+        else:
+            reason, code, cid = main.last_reason, main.last_exit_code, main.last_container_id
         assert code == 137 and reason in KUBELET_OOM_REASONS, main
     with step("And the kernel's OOM killer ended that run: its log names the container's memory cgroup"):
         end = container_end(cluster, p.node, cid)
