@@ -10,10 +10,11 @@ import urllib.request
 
 import pytest
 
+from fixtures.kube_proxy import iptables_table, rules_mentioning
 from fixtures.podexec import exec_in
 from fixtures.pods import views, wait_ready
 from fixtures.reporting import step
-from fixtures.services import dig, fqdn, iptables_table, rules_mentioning
+from fixtures.services import dig, fqdn
 from fixtures.workloads import daemonset, wait_rollout
 
 pytestmark = [pytest.mark.area("controllers"), pytest.mark.requires(images=["agnhost"], multinode=True),

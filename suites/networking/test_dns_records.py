@@ -8,12 +8,13 @@ since kubeadm 1.32).
 """
 import pytest
 
+from fixtures.kube_proxy import programmed_services
 from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
-from fixtures.polling import eventually
 from fixtures.pods import view, wait_ready
+from fixtures.polling import eventually
 from fixtures.reporting import attach_text, step
-from fixtures.services import CLUSTER_DOMAIN, dig, dig_full, endpoints, fqdn, iptables_table, kube_dns_ip, rules_mentioning, service
+from fixtures.services import CLUSTER_DOMAIN, dig, dig_full, endpoints, fqdn, kube_dns_ip, service
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"]),
               pytest.mark.xdist_group("networking-dns-records")]
@@ -63,8 +64,8 @@ def test_a_headless_service_name_returns_one_record_per_ready_pod(module_ns, clu
         eventually(lambda: sorted(_dig(cluster, module_ns, fqdn(f"{HL}-all", ns))),
                    until=lambda a: a == sorted([*pods.values(), unready.ip]), timeout=timeouts.controller_sync, desc=f"A {HL}-all")
     with step("And kube-proxy wrote no rule for the headless Service (it did for web)"):
-        nat = iptables_table(cluster, kubelet_nodes(cluster)[0])
-        assert rules_mentioning(nat, f"{ns}/{WEB}:http") and not rules_mentioning(nat, f"{ns}/{HL}:"), rules_mentioning(nat, f"{ns}/")
+        programmed = programmed_services(cluster, kubelet_nodes(cluster)[0])
+        assert f"{ns}/{WEB}" in programmed and f"{ns}/{HL}" not in programmed, sorted(programmed)
 
 
 @pytest.mark.claim("S002-191")

@@ -7,7 +7,9 @@ from collections import Counter
 
 import pytest
 
-from fixtures.node_network import http_get, nat_rules, netfilter_snapshot, node_ip, tcp_listeners
+from fixtures.extra_clusters import KUBE_PROXY_MODES
+from fixtures.kube_proxy import dstnat_order, prerouting_hops
+from fixtures.node_network import http_get, nat_rules, netfilter_snapshot, node_ip, tcp_listeners, unused_host_port
 from fixtures.nodes import kubelet_nodes, runs_a_kubelet
 from fixtures.polling import eventually
 from fixtures.pods import ready_pods
@@ -38,8 +40,9 @@ MODES = [
     pytest.param("nftables", marks=_nodeport_wins(
         "kube-proxy's nat-prerouting (table ip kube-proxy) and portmap's PREROUTING (iptables-nft, table ip nat) both hook prerouting "
         "at priority dstnat; the kernel runs equal-priority hooks newest first, and kube-proxy's table is newer than the nat "
-        "PREROUTING chain kind's entrypoint creates at node boot (order-dependent: where that chain is created after kube-proxy "
-        "starts, the hostPort pod would answer)")),
+        "PREROUTING chain kind's entrypoint creates at node boot (the test asserts that order, by a traced packet, before it "
+        "counts answers)")),
+    pytest.param("ipvs"),
 ]
 
 
@@ -54,10 +57,12 @@ def _node_port(cluster, namespace: str) -> int:
 
 @pytest.mark.claim("S001-14")
 @pytest.mark.requires(multinode=True)
-def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(ns, cluster, timeouts, server_version):
+@pytest.mark.parametrize("kube_proxy_mode", KUBE_PROXY_MODES)
+def test_nodeport_holds_no_listening_socket_when_it_reuses_a_hostport_number(kube_proxy_ns, kube_proxy_mode, timeouts, server_version):
     """The document: a NodePort can be created on a port a pod uses as hostPort, "and the listening port
     also appears". The API does accept both; since kube-proxy's port opener was removed (1.24, PR 108496)
-    no node listens on a NodePort any more."""
+    no node listens on a NodePort any more, in any mode."""
+    ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
     node = kubelet_nodes(cluster)[0]
     # any other node serves the NodePort, cordoned or tainted alike
     other = next(n.metadata.name for n in cluster.core.list_node().items if n.metadata.name != node and runs_a_kubelet(n))
@@ -101,6 +106,12 @@ def test_hostport_wins_over_nodeport_when_both_claim_the_same_port_on_a_node(kub
         assert any(f"--to-destination {pod_ip}:8080" in r for r in rules), f"no portmap DNAT to {pod_ip}:8080: {rules}"
         attach_text(f"netfilter on {node} (kube-proxy {mode})",
                     netfilter_snapshot(cluster, node) + f"\n# iptables-save -t nat, port {port}\n" + "\n".join(rules))
+    with step(f"And on {node} a new connection meets kube-proxy's destination NAT before portmap's "
+              "(the order that decides who answers; traced on a port nothing serves)"):
+        hops = prerouting_hops(cluster, node, ip, unused_host_port(cluster), timeouts.network_programming)
+        attach_text(f"traced prerouting hops on {node}", "\n".join(f"{h.family} {h.table} {h.chain} {h.kind} {h.rule}" for h in hops))
+        order = dstnat_order(hops)
+        assert order == ["kube-proxy", "portmap"], f"[order-changed] kube-proxy {mode}: destination NAT met in the order {order}"
     with step(f"When {SAMPLES} new connections are made to {ip}:{port} from outside the cluster"):
         answers = Counter(str(http_get(ip, port)) for _ in range(SAMPLES))
     with step(f"Then every one is answered by the hostPort pod {HOSTPORT_POD}, as the document says"):

@@ -1,5 +1,6 @@
-"""kube-proxy's data plane as rules on a node: its mode, the iptables chains it writes for a Service,
-its INVALID-state drop, and the IPVS model (which needs a kernel with IPVS).
+"""kube-proxy's data plane as rules on a node, per mode: the iptables chains (iptables mode) or the nftables
+table (nftables mode) it writes for a Service, its INVALID-state drop, its valid modes, and the IPVS model
+(which needs a kernel with IPVS). Each test runs on a cluster in the mode it names (fixtures/extra_clusters.py).
 
 Source: seed 002 「kube-proxy」, 「Service的实现」; seed 001 2021-09-13~19 › 手动实现 IPVS SVC, 2021-06-21~27 ›
 容器 NAT网络出现 INVALID 状态包. Upstream: kubernetes.io/docs/reference/networking/virtual-ips/;
@@ -9,15 +10,23 @@ kubernetes PRs 74840 (INVALID drop), 120412 (only when nf_conntrack_tcp_be_liber
 import pytest
 import yaml
 
+from fixtures.extra_clusters import KUBE_PROXY_MODES
+from fixtures.kube_proxy import iptables_table, nft_service_rules, nft_table, rules_mentioning, service_rules
 from fixtures.nodes import kubelet_nodes, runs_a_kubelet
 from fixtures.polling import eventually
 from fixtures.pods import wait_ready
 from fixtures.reporting import attach_text, step
-from fixtures.services import iptables_table, rules_mentioning, service_rules
+from fixtures.services import service
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(node_access=True)]
 
-IPVS = pytest.mark.requires(kernel_ipvs=True)
+# the chains the document lists (S002-187)
+DOCUMENT_CHAINS = {"KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ", "KUBE-MARK-DROP"}
+
+
+def in_mode(mode: str):
+    """Run the test on a cluster whose kube-proxy runs `mode` (the main one or an extra one)."""
+    return pytest.mark.parametrize("kube_proxy_mode", [mode])
 
 
 def _rules(cluster, node, namespace, name):
@@ -25,11 +34,13 @@ def _rules(cluster, node, namespace, name):
 
 
 @pytest.mark.claim("S002-180")
-@pytest.mark.requires(kube_proxy_mode="iptables", images=["agnhost"])
-def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(ns, cluster, timeouts):
+@pytest.mark.requires(images=["agnhost"])
+@in_mode("iptables")
+def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(kube_proxy_ns, timeouts):
     """In iptables mode nat PREROUTING and OUTPUT jump to KUBE-SERVICES; the Service's ClusterIP:port jumps
     to its KUBE-SVC chain, which holds one `statistic --mode random --probability` jump per ready endpoint
     (1/3, 1/2, rest) to a KUBE-SEP chain that DNATs to podIP:port; scaling to 1 leaves one jump."""
+    ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
     node = kubelet_nodes(cluster)[0]
     with step("Given Service web with 3 ready endpoints"):
         ns.apply("networking/services/backends.yaml", name="web", replicas=3)
@@ -54,12 +65,47 @@ def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(ns, 
         assert rules.jumps[0][0] is None, rules
 
 
+@pytest.mark.claim("S002-180")
+@pytest.mark.requires(images=["agnhost"])
+@in_mode("nftables")
+def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode(kube_proxy_ns, timeouts):
+    """The document's walk (PREROUTING/OUTPUT -> KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP) is iptables mode's. In
+    nftables mode kube-proxy's nat-prerouting and nat-output (table ip kube-proxy) jump to `services`, whose
+    service-ips map sends ClusterIP:port to the Service's own chain; that chain DNATs through one
+    `numgen random mod N` map with an entry per ready endpoint (no chain per endpoint); one endpoint, one `dnat to`."""
+    ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
+    node = kubelet_nodes(cluster)[0]
+    with step("Given Service web with 3 ready endpoints"):
+        ns.apply("networking/services/backends.yaml", name="web", replicas=3)
+        pods = wait_ready(cluster, ns.name, "app=web", 3, timeouts)
+    with step(f"Then on {node} kube-proxy's nat-prerouting and nat-output jump to its services chain"):
+        table = nft_table(cluster, node)
+        for chain in ("nat-prerouting", "nat-output"):
+            assert "jump services" in table.chain(chain), f"{chain}: {table.chain(chain)}"
+    with step("And the Service's chain DNATs through `numgen random mod 3` to the 3 ready pods on port 8080"):
+        rules = eventually(lambda: nft_service_rules(nft_table(cluster, node), ns.name, "web", "http"),
+                           until=lambda r: r.random_mod == 3, timeout=timeouts.network_programming, desc="numgen random mod 3")
+        attach_text("Service chain", "\n".join(nft_table(cluster, node).chain(rules.chain)))
+        assert sorted(rules.targets) == sorted(f"{p.ip}:8080" for p in pods), rules
+    with step("And the ClusterIP:80 entry of the service-ips map goes to that chain"):
+        ip = service(cluster, ns.name, "web").cluster_ip
+        assert f"{ip} . tcp . 80 : goto {rules.chain}" in nft_table(cluster, node).text, rules.chain
+    with step("When the Deployment is scaled to 1"):
+        cluster.apps.patch_namespaced_deployment_scale("web", ns.name, {"spec": {"replicas": 1}})
+    with step("Then the Service's chain DNATs to the one endpoint, without numgen"):
+        rules = eventually(lambda: nft_service_rules(nft_table(cluster, node), ns.name, "web", "http"),
+                           until=lambda r: r.random_mod is None and len(r.targets) == 1,
+                           timeout=timeouts.network_programming, desc="a single dnat to")
+        assert rules.targets[0] in {f"{p.ip}:8080" for p in pods}, rules
+
+
 @pytest.mark.claim("S002-187")
-@pytest.mark.requires(kube_proxy_mode="iptables")
-def test_kube_proxy_chains_in_nat_and_filter_without_kube_mark_drop(cluster, server_version):
+@in_mode("iptables")
+def test_kube_proxy_chains_in_nat_and_filter_without_kube_mark_drop(kube_proxy_cluster, server_version):
     """The document lists KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING, KUBE-MARK-MASQ and KUBE-MARK-DROP.
     The first four exist in nat; KUBE-MARK-DROP is no longer created since 1.28 (IPTablesOwnershipCleanup);
     kube-proxy adds filter chains (KUBE-SERVICES, KUBE-FORWARD, KUBE-PROXY-FIREWALL, ...)."""
+    cluster = kube_proxy_cluster
     node = kubelet_nodes(cluster)[0]
     nat, filt = iptables_table(cluster, node, "nat"), iptables_table(cluster, node, "filter")
     attach_text(f"chains on {node}", "nat: " + " ".join(nat.chains) + "\nfilter: " + " ".join(filt.chains))
@@ -77,12 +123,34 @@ def test_kube_proxy_chains_in_nat_and_filter_without_kube_mark_drop(cluster, ser
         assert not missing, f"missing from filter: {missing}; has {filt.chains}"
 
 
+@pytest.mark.claim("S002-187")
+@in_mode("nftables")
+def test_nftables_mode_writes_none_of_the_documents_chains_and_masquerades_from_its_own_table(kube_proxy_cluster):
+    """In nftables mode none of the document's five chains exist: kube-proxy writes nothing to iptables' nat
+    table (the kubelet's canary and the CNI's chains are all there is); its table ip kube-proxy has the
+    counterparts: services, nat-prerouting/-output/-postrouting, and masquerading of packets marked 0x4000."""
+    cluster = kube_proxy_cluster
+    node = kubelet_nodes(cluster)[0]
+    nat, table = iptables_table(cluster, node, "nat"), nft_table(cluster, node)
+    attach_text(f"chains on {node}", "iptables nat: " + " ".join(nat.chains) + "\nnft ip kube-proxy: " + " ".join(table.chains))
+    with step(f"Then iptables nat on {node} has none of KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-MARK-DROP"):
+        found = DOCUMENT_CHAINS & set(nat.chains)
+        assert not found, f"kube-proxy chains in iptables nat in nftables mode: {found}"
+    with step("And table ip kube-proxy has services and the nat hook chains"):
+        missing = {"services", "nat-prerouting", "nat-output", "nat-postrouting", "masquerading"} - set(table.chains)
+        assert not missing, f"missing from ip kube-proxy: {missing}; has {table.chains}"
+    with step("And masquerading SNATs what services marked 0x4000 (KUBE-MARK-MASQ's mark)"):
+        assert any("0x00004000" in r and "masquerade" in r for r in table.chain("masquerading")), table.chain("masquerading")
+        assert any("mark set" in r and "0x00004000" in r for r in table.chain("services")), table.chain("services")
+
+
 @pytest.mark.claim("S001-16")
-@pytest.mark.requires(kube_proxy_mode="iptables")
-def test_kube_proxy_drops_conntrack_invalid_packets_when_be_liberal_is_off(cluster):
+@in_mode("iptables")
+def test_kube_proxy_drops_conntrack_invalid_packets_when_be_liberal_is_off(kube_proxy_cluster):
     """INVALID conntrack packets are not NATed and would draw an RST; the document's fix is dropping them
     or nf_conntrack_tcp_be_liberal=1. kube-proxy installs the drop itself, exactly when be_liberal is 0
     (1.29+), and counts what it dropped in kubeproxy_iptables_ct_state_invalid_dropped_packets_total."""
+    cluster = kube_proxy_cluster
     for node in [n.metadata.name for n in cluster.core.list_node().items if runs_a_kubelet(n)]:
         with step(f"On {node}: read nf_conntrack_tcp_be_liberal and filter KUBE-FORWARD"):
             liberal = cluster.node_exec(node, "cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").stdout.strip()
@@ -95,13 +163,38 @@ def test_kube_proxy_drops_conntrack_invalid_packets_when_be_liberal_is_off(clust
         assert "kubeproxy_iptables_ct_state_invalid_dropped_packets_total" in metrics, metrics[:2000]
 
 
+@pytest.mark.claim("S001-16")
+@in_mode("nftables")
+def test_nftables_mode_installs_no_invalid_drop_and_relies_on_be_liberal(kube_proxy_cluster):
+    """kube-proxy's INVALID drop is iptables mode's (KUBE-FORWARD). In nftables mode it installs none, in its own
+    table or in iptables, and exports no such counter; the document's other fix, nf_conntrack_tcp_be_liberal=1,
+    is what kube-proxy applies from its conntrack.tcpBeLiberal setting (true in kind's kube-proxy config)."""
+    cluster = kube_proxy_cluster
+    conf = yaml.safe_load(cluster.core.read_namespaced_config_map("kube-proxy", "kube-system").data["config.conf"])
+    want = "1" if (conf.get("conntrack") or {}).get("tcpBeLiberal") else "0"
+    for node in [n.metadata.name for n in cluster.core.list_node().items if runs_a_kubelet(n)]:
+        with step(f"On {node}: nf_conntrack_tcp_be_liberal is {want}, as kube-proxy's tcpBeLiberal asks"):
+            liberal = cluster.node_exec(node, "cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").stdout.strip()
+            assert liberal == want, f"be_liberal={liberal}, kube-proxy conntrack config: {conf.get('conntrack')}"
+        with step("And no rule drops INVALID packets: not in table ip kube-proxy, not in iptables filter"):
+            table = nft_table(cluster, node)
+            assert table is not None and not [r for c in table.chains for r in table.chain(c) if "ct state invalid" in r], table.text
+            invalid = [r for r in rules_mentioning(iptables_table(cluster, node, "filter"), "--ctstate INVALID") if "DROP" in r]
+            assert not invalid, invalid
+    with step("And kube-proxy exports no INVALID-drop counter"):
+        metrics = cluster.node_exec(node, "curl", "-sS", "-m", "2", "http://127.0.0.1:10249/metrics").stdout
+        assert "kubeproxy_sync_proxy_rules" in metrics and "ct_state_invalid_dropped" not in metrics, metrics[:2000]
+
+
 @pytest.mark.claim("S002-179")
-def test_kube_proxy_runs_in_a_valid_mode_and_refuses_userspace(cluster, capabilities):
+@pytest.mark.parametrize("kube_proxy_mode", KUBE_PROXY_MODES)
+def test_kube_proxy_runs_in_a_valid_mode_and_refuses_userspace(kube_proxy_cluster, kube_proxy_mode):
     """Valid modes on Linux are iptables (the default), ipvs and nftables; userspace was removed in 1.26
     and kube-proxy refuses it."""
+    cluster = kube_proxy_cluster
     conf = yaml.safe_load(cluster.core.read_namespaced_config_map("kube-proxy", "kube-system").data["config.conf"])
-    with step(f"Then the running mode ({conf.get('mode') or 'empty = iptables'}) is one of iptables, ipvs, nftables"):
-        assert (conf.get("mode") or "iptables") in ("iptables", "ipvs", "nftables"), conf.get("mode")
+    with step(f"Then the running mode ({conf.get('mode') or 'empty = iptables'}) is {kube_proxy_mode}, one of iptables, ipvs, nftables"):
+        assert (conf.get("mode") or "iptables") == kube_proxy_mode, conf.get("mode")
     node = kubelet_nodes(cluster)[0]
     with step("When kube-proxy's own binary is started with --proxy-mode=userspace"):
         pod = next(p for p in cluster.core.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-proxy").items)
@@ -111,24 +204,24 @@ def test_kube_proxy_runs_in_a_valid_mode_and_refuses_userspace(cluster, capabili
         assert res.returncode != 0 and "userspace" in res.stderr, f"exit {res.returncode}: {res.stderr[-1500:]}"
 
 
-@IPVS
 @pytest.mark.claim("S001-07", "S002-181")
-@pytest.mark.requires(kube_proxy_mode="ipvs")
-def test_ipvs_mode_binds_cluster_ips_to_kube_ipvs0_and_balances_with_rr(ns, cluster):
+@in_mode("ipvs")
+def test_ipvs_mode_binds_cluster_ips_to_kube_ipvs0_and_balances_with_rr(kube_proxy_cluster):
     """IPVS mode: every ClusterIP sits on the dummy interface kube-ipvs0, `ipvsadm -Ln` lists VIP:port with
     scheduler rr and the pods as real servers, ipset KUBE-CLUSTER-IP holds ip,port entries, and SNAT uses
     mark 0x4000/0x4000 (the document's hand-built version uses 0x2000). Skips without IPVS in the kernel."""
+    cluster = kube_proxy_cluster
     node = kubelet_nodes(cluster)[0]
     out = cluster.node_exec(node, "ip", "addr", "show", "kube-ipvs0")
     assert out.returncode == 0, out.stderr
 
 
-@IPVS
 @pytest.mark.claim("S001-08", "S002-189")
-@pytest.mark.requires(kube_proxy_mode="ipvs")
-def test_ipvs_masquerades_and_keeps_the_900_s_tcp_timeout(cluster):
+@in_mode("ipvs")
+def test_ipvs_masquerades_and_keeps_the_900_s_tcp_timeout(kube_proxy_cluster):
     """IPVS mode forwards with Masq (NAT) only, `ipvsadm -L --timeout` shows 900 120 300 and kube-proxy
     sets net.ipv4.vs.conntrack=1. Skips without IPVS in the kernel."""
+    cluster = kube_proxy_cluster
     node = kubelet_nodes(cluster)[0]
     out = cluster.node_exec(node, "ipvsadm", "-L", "--timeout")
     assert "900 120 300" in out.stdout, out.stdout + out.stderr

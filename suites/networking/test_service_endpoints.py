@@ -8,15 +8,17 @@ deprecated since 1.33; EndpointSliceMirroring controller).
 import pytest
 from kubernetes.client.rest import ApiException
 
+from fixtures.extra_clusters import KUBE_PROXY_MODES
+from fixtures.nodes import kubelet_nodes
 from fixtures.podexec import exec_in
-from fixtures.polling import consistently, eventually
 from fixtures.pods import ready_pods, wait_ready
+from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 from fixtures.services import MANAGED_BY_LABEL, endpoint_slices, endpoints, service
-from fixtures.nodes import kubelet_nodes
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"]),
-              pytest.mark.xdist_group("networking-endpoints")]
+              pytest.mark.xdist_group("networking-endpoints"),
+              pytest.mark.parametrize("kube_proxy_mode", KUBE_PROXY_MODES, scope="module")]
 
 WEB, CLIENT = "web", "client"
 MIRROR_MANAGER = "endpointslicemirroring-controller.k8s.io"
@@ -24,8 +26,9 @@ SLICE_MANAGER = "endpointslice-controller.k8s.io"
 
 
 @pytest.fixture(scope="module")
-def web(module_ns, cluster, timeouts):
+def web(kube_proxy_module_ns, timeouts):
     """2 ready netexec backends behind Service `web`, and a client pod: shared by the module's claims."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     module_ns.apply("networking/services/backends.yaml", name=WEB, replicas=2)
     module_ns.apply("networking/services/client.yaml", name=CLIENT, node=kubelet_nodes(cluster)[0])
     pods = wait_ready(cluster, module_ns.name, f"app={WEB}", 2, timeouts)
@@ -39,10 +42,11 @@ def _get(cluster, namespace: str, url: str) -> str | None:
 
 
 @pytest.mark.claim("S000-01", "S002-175")
-def test_selector_service_gets_endpoints_and_slices_listing_its_ready_pods(module_ns, cluster, web, timeouts):
+def test_selector_service_gets_endpoints_and_slices_listing_its_ready_pods(kube_proxy_module_ns, web, timeouts):
     """Creating a Service with a selector makes the endpoints controller create an Endpoints object of the
     same name and the EndpointSlice controller slices labelled kubernetes.io/service-name, both listing the
     ready pods' IPs and target ports (conditions.ready=true); the ClusterIP forwards to them."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     with step("Given Service web selecting 2 ready pods"):
         svc = service(cluster, module_ns.name, WEB)
     with step("Then its Endpoints object lists both pod IPs as ready addresses with the target ports"):
@@ -62,9 +66,10 @@ def test_selector_service_gets_endpoints_and_slices_listing_its_ready_pods(modul
 
 
 @pytest.mark.claim("S000-01", "S002-182")
-def test_selectorless_service_gets_neither_endpoints_nor_slices(module_ns, cluster, web, timeouts):
+def test_selectorless_service_gets_neither_endpoints_nor_slices(kube_proxy_module_ns, web, timeouts):
     """Only a Service with a selector gets controller-made Endpoints/EndpointSlices; one without a
     selector gets neither (the selector Service `web` beside it has both: the negative control)."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     with step("Given a Service without a selector, next to Service web which has one"):
         module_ns.apply("networking/services/selectorless.yaml", name="bare")
         assert endpoints(cluster, module_ns.name, WEB) is not None
@@ -74,9 +79,10 @@ def test_selectorless_service_gets_neither_endpoints_nor_slices(module_ns, clust
 
 
 @pytest.mark.claim("S000-01", "S002-182")
-def test_endpoints_follow_pod_labels_and_scale_to_zero_keeps_the_objects(module_ns, cluster, web, timeouts):
+def test_endpoints_follow_pod_labels_and_scale_to_zero_keeps_the_objects(kube_proxy_module_ns, web, timeouts):
     """Relabelling a pod out of the selector removes its address within seconds (and the ReplicaSet's
     replacement is added); scaling to 0 empties the addresses but keeps Endpoints and slices."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     ns = module_ns.name
     module_ns.apply("networking/services/backends.yaml", name="churn", replicas=2)
     leaver = wait_ready(cluster, ns, "app=churn", 2, timeouts)[0]
@@ -96,8 +102,9 @@ def test_endpoints_follow_pod_labels_and_scale_to_zero_keeps_the_objects(module_
 
 
 @pytest.mark.claim("S002-182")
-def test_deleting_a_service_deletes_its_endpoints_and_slices(module_ns, cluster, web, timeouts):
+def test_deleting_a_service_deletes_its_endpoints_and_slices(kube_proxy_module_ns, web, timeouts):
     """When a Service is deleted, its Endpoints object and its EndpointSlices are deleted too."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     ns = module_ns.name
     with step("Given Service doomed selecting the web pods, with its Endpoints and slices in place"):
         module_ns.apply("networking/services/backends.yaml", name="doomed", replicas=0)
@@ -113,9 +120,10 @@ def test_deleting_a_service_deletes_its_endpoints_and_slices(module_ns, cluster,
 
 
 @pytest.mark.claim("S002-176")
-def test_kube_proxy_forwards_a_selectorless_service_from_a_hand_written_slice(module_ns, cluster, web, timeouts):
+def test_kube_proxy_forwards_a_selectorless_service_from_a_hand_written_slice(kube_proxy_module_ns, web, timeouts):
     """kube-proxy programs Services from EndpointSlices: a selector-less Service whose only endpoint data
     is an EndpointSlice written by hand (no Endpoints object) forwards to it."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     ns, target = module_ns.name, web[0]
     with step(f"Given Service manual-a without selector and a hand-written EndpointSlice pointing at {target}:8080"):
         module_ns.apply("networking/services/selectorless-slice.yaml", name="manual-a", ip=target)
@@ -128,9 +136,10 @@ def test_kube_proxy_forwards_a_selectorless_service_from_a_hand_written_slice(mo
 
 
 @pytest.mark.claim("S002-176")
-def test_a_hand_written_endpoints_object_is_mirrored_into_a_slice_and_forwarded(module_ns, cluster, web, timeouts):
+def test_a_hand_written_endpoints_object_is_mirrored_into_a_slice_and_forwarded(kube_proxy_module_ns, web, timeouts):
     """A selector-less Service with only a hand-written v1 Endpoints object is reachable too: the
     EndpointSliceMirroring controller mirrors it into a slice, which kube-proxy reads."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     ns, target = module_ns.name, web[1]
     with step(f"Given Service manual-b without selector and a hand-written Endpoints object for {target}:8080"):
         module_ns.apply("networking/services/selectorless-endpoints.yaml", name="manual-b", ip=target)
@@ -150,9 +159,10 @@ def view_of_ip(cluster, namespace: str, ip: str) -> str:
 
 
 @pytest.mark.claim("S002-174")
-def test_cluster_ip_survives_pod_churn_is_immutable_and_is_new_after_recreation(module_ns, cluster, web, timeouts):
+def test_cluster_ip_survives_pod_churn_is_immutable_and_is_new_after_recreation(kube_proxy_module_ns, web, timeouts):
     """spec.clusterIP is allocated once: replacing every backend pod leaves it unchanged, changing it is
     refused (422), a recreated Service gets a fresh IP, and an explicitly requested free IP is honoured."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     ns = module_ns.name
     module_ns.apply("networking/services/backends.yaml", name="stable", replicas=1)
     first = wait_ready(cluster, ns, "app=stable", 1, timeouts)[0]

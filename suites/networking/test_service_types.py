@@ -8,23 +8,26 @@ service/ (type, externalTrafficPolicy, externalIPs and CVE-2020-8554), the API's
 import pytest
 
 from fixtures.api_calls import create_raw
+from fixtures.extra_clusters import KUBE_PROXY_MODES
 from fixtures.manifests import render
 from fixtures.node_network import http_get, http_get_on_node, local_address_towards, node_ip
 from fixtures.nodes import wait_kubelet_nodes
-from fixtures.polling import consistently, eventually
 from fixtures.pods import wait_ready
+from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 from fixtures.services import api_get, service
 
 pytestmark = [pytest.mark.area("networking"), pytest.mark.requires(images=["agnhost"], node_access=True, multinode=True),
-              pytest.mark.xdist_group("networking-types")]
+              pytest.mark.xdist_group("networking-types"),
+              pytest.mark.parametrize("kube_proxy_mode", KUBE_PROXY_MODES, scope="module")]
 
 ECHO = "echo"
 
 
 @pytest.fixture(scope="module")
-def nodes(module_ns, cluster, timeouts):
+def nodes(kube_proxy_module_ns, timeouts):
     """One backend pod `echo` on node A; node B has none. Returns (A, B)."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     a, b = wait_kubelet_nodes(cluster, 2, timeouts)[:2]
     module_ns.apply("networking/services/server.yaml", name=ECHO, app=ECHO, node=a)
     wait_ready(cluster, module_ns.name, f"app={ECHO}", 1, timeouts)
@@ -36,9 +39,10 @@ def _answer(ip, port, timeouts, until=lambda a: a.body is not None, path="/clien
 
 
 @pytest.mark.claim("S002-178")
-def test_the_documents_nodeport_service_gets_a_port_from_the_range_and_defaults(module_ns, cluster):
+def test_the_documents_nodeport_service_gets_a_port_from_the_range_and_defaults(kube_proxy_module_ns):
     """The document's Service `order` (NodePort, sessionAffinity None, externalTrafficPolicy Cluster) is valid;
     a nodePort is allocated from 30000-32767, internalTrafficPolicy defaults to Cluster, ipFamilyPolicy to SingleStack."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     with step("When the document's Service is applied"):
         module_ns.apply("networking/services/doc-order.yaml")
         order = service(cluster, module_ns.name, "order")
@@ -49,9 +53,10 @@ def test_the_documents_nodeport_service_gets_a_port_from_the_range_and_defaults(
 
 
 @pytest.mark.claim("S002-194")
-def test_nodeport_with_cluster_policy_answers_on_every_node_and_snats_the_client(module_ns, cluster, nodes, timeouts):
+def test_nodeport_with_cluster_policy_answers_on_every_node_and_snats_the_client(kube_proxy_module_ns, nodes, timeouts):
     """With externalTrafficPolicy: Cluster the NodePort answers on every node's InternalIP, including a node
     without an endpoint, and the backend sees a node address as source, not the client's."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     a, b = nodes
     module_ns.apply("networking/services/exposed.yaml", name="np-cluster", type="NodePort", policy="Cluster", app=ECHO)
     port = service(cluster, module_ns.name, "np-cluster").node_port()
@@ -65,9 +70,10 @@ def test_nodeport_with_cluster_policy_answers_on_every_node_and_snats_the_client
 
 
 @pytest.mark.claim("S002-194")
-def test_nodeport_with_local_policy_answers_only_where_an_endpoint_runs_and_keeps_the_client_ip(module_ns, cluster, nodes, timeouts):
+def test_nodeport_with_local_policy_answers_only_where_an_endpoint_runs_and_keeps_the_client_ip(kube_proxy_module_ns, nodes, timeouts):
     """With externalTrafficPolicy: Local only nodes hosting a ready endpoint answer (others drop: the client
     times out) and the backend sees the real client IP; healthCheckNodePort is allocated for LoadBalancer only."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     a, b = nodes
     ns = module_ns.name
     module_ns.apply("networking/services/exposed.yaml", name="np-local", type="NodePort", policy="Local", app=ECHO)
@@ -85,8 +91,9 @@ def test_nodeport_with_local_policy_answers_only_where_an_endpoint_runs_and_keep
 
 
 @pytest.mark.claim("S002-194")
-def test_a_nodeport_outside_the_range_or_already_taken_is_rejected(module_ns, cluster, nodes):
+def test_a_nodeport_outside_the_range_or_already_taken_is_rejected(kube_proxy_module_ns, nodes):
     """nodePort 80 is outside 30000-32767 and rejected; so is a nodePort another Service holds."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     ns = module_ns.name
     module_ns.apply("networking/services/exposed.yaml", name="holder", type="NodePort", policy="Cluster", app=ECHO)
     taken = service(cluster, ns, "holder").node_port()
@@ -97,9 +104,10 @@ def test_a_nodeport_outside_the_range_or_already_taken_is_rejected(module_ns, cl
 
 
 @pytest.mark.claim("S002-195")
-def test_a_load_balancer_without_a_provider_gets_a_nodeport_and_stays_pending(module_ns, cluster, nodes, timeouts):
+def test_a_load_balancer_without_a_provider_gets_a_nodeport_and_stays_pending(kube_proxy_module_ns, nodes, timeouts):
     """Without a cloud controller (default kind), a LoadBalancer Service gets a nodePort (allocateLoadBalancerNodePorts
     defaults to true) and status.loadBalancer stays empty: EXTERNAL-IP <pending>. The nodePort serves."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     a, _ = nodes
     module_ns.apply("networking/services/exposed.yaml", name="lb", type="LoadBalancer", policy="Cluster", app=ECHO)
     lb = service(cluster, module_ns.name, "lb")
@@ -113,9 +121,10 @@ def test_a_load_balancer_without_a_provider_gets_a_nodeport_and_stays_pending(mo
 
 
 @pytest.mark.claim("S002-197")
-def test_kube_proxy_forwards_traffic_for_an_external_ip_that_reaches_a_node(module_ns, cluster, nodes, timeouts):
+def test_kube_proxy_forwards_traffic_for_an_external_ip_that_reaches_a_node(kube_proxy_module_ns, nodes, timeouts):
     """kube-proxy DNATs traffic arriving at a node for externalIPs[i]:port to the backends (getting the IP
     routed to a node is the admin's job; DenyServiceExternalIPs would refuse the Service, CVE-2020-8554)."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     _, b = nodes
     external = "192.0.2.10"  # TEST-NET-1: no one routes it; only kube-proxy's rule gives it meaning
     with step(f"Given nothing answers {external}:80 from node {b}"):
@@ -128,9 +137,10 @@ def test_kube_proxy_forwards_traffic_for_an_external_ip_that_reaches_a_node(modu
 
 
 @pytest.mark.claim("S002-193")
-def test_cluster_ip_is_internal_and_the_api_server_proxies_services_on_the_new_path(module_ns, cluster, nodes, timeouts):
+def test_cluster_ip_is_internal_and_the_api_server_proxies_services_on_the_new_path(kube_proxy_module_ns, nodes, timeouts):
     """A ClusterIP is not reachable from outside the cluster network (the kind host); the API server's service
     proxy is /api/v1/namespaces/{ns}/services/{name[:port]}/proxy/{path}; the old /api/v1/proxy/... path is gone."""
+    module_ns, cluster = kube_proxy_module_ns, kube_proxy_module_ns.cluster
     a, _ = nodes
     ns = module_ns.name
     module_ns.apply("networking/services/exposed.yaml", name="inside", type="NodePort", policy="Cluster", app=ECHO)
