@@ -100,6 +100,8 @@ image_input() { docker image inspect -f '{{index .Config.Labels "kubeproof.input
 check_pins() {
   [[ $KUBERNETES_VERSION =~ ^v1\.[0-9]+\.[0-9]+$ ]] || die "KUBERNETES_VERSION=$KUBERNETES_VERSION is not a release like v1.34.4 (hack/versions.env)"
   [[ $KIND_VERSION =~ ^v0\.[0-9]+\.[0-9]+$ ]] || die "KIND_VERSION=$KIND_VERSION is not a release like v0.32.0 (hack/versions.env)"
+  [[ "$(printf '%s\n%s\n' "$KIND_MIN_KUBERNETES_VERSION" "$KUBERNETES_VERSION" | sort -V | head -1)" == "$KIND_MIN_KUBERNETES_VERSION" ]] \
+    || die "KUBERNETES_VERSION=$KUBERNETES_VERSION is below $KIND_MIN_KUBERNETES_VERSION, the oldest Kubernetes kind $KIND_VERSION supports (hack/versions.env KIND_MIN_KUBERNETES_VERSION)"
   local m
   for m in "k8s.io/kubernetes@$KUBERNETES_VERSION" "sigs.k8s.io/kind@$KIND_VERSION"; do
     (cd / && go list -m "$m" >/dev/null 2>&1) \

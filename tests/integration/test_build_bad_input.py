@@ -33,6 +33,13 @@ def test_build_fails_naming_the_version_when_kubernetes_version_is_unknown(tmp_p
     assert not (tmp_path / "cache").exists()
 
 
+def test_build_fails_naming_the_floor_when_kubernetes_version_is_older_than_kind_supports(tmp_path):
+    """A KUBERNETES_VERSION the Go proxy serves but the pinned kind does not support is refused, naming the floor."""
+    line = error_line(build_all(tmp_path, KUBERNETES_VERSION="v1.32.13"))
+    assert "is below v1.33.0, the oldest Kubernetes kind v0.32.0 supports" in line, line
+    assert not (tmp_path / "cache").exists()
+
+
 def test_build_fails_naming_the_format_when_kubernetes_version_is_malformed(tmp_path):
     """A KUBERNETES_VERSION that is not vX.Y.Z is refused with the expected shape."""
     assert "is not a release like v1.34.4" in error_line(build_all(tmp_path, KUBERNETES_VERSION="1.34"))
