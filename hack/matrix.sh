@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The nightly regression across versions: the main job once per Kubernetes version, each on its own
 # fresh cluster, then reports/matrix.{json,md} (one row per claim, one column per version).
-#   VERSIONS="v1.34.4 v1.35.4" hack/matrix.sh [pytest args]
+#   VERSIONS="v1.34.4 v1.35.4" hack/matrix.sh [pytest args]   (VERSIONS empty: every version built here)
 # A version that fails to build is a column of errors naming why; the others still run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-read -r -a versions <<<"${VERSIONS:?set VERSIONS, e.g. VERSIONS=\"v1.34.4 v1.35.4\"}"
+if [[ -z ${VERSIONS:-} ]]; then
+  VERSIONS=$(docker images kubeproof/node --format '{{.Tag}}' | grep -E '^v1\.[0-9]+\.[0-9]+$' | sort -uV | tr '\n' ' ')
+  [[ -n $VERSIONS ]] || { echo "ERROR: no node image built here (kubeproof/node:*): set VERSIONS or run make cluster-image" >&2; exit 2; }
+  echo "== VERSIONS (every node image built here): $VERSIONS"
+fi
+read -r -a versions <<<"$VERSIONS"
 files=()
 for v in "${versions[@]}"; do
   out="reports/versions/$v"

@@ -59,6 +59,29 @@ def test_a_services_chain_dnats_through_one_random_map_or_one_target():
     assert nft_service_rules(table, "default", "absent", "http").chain is None
 
 
+NFT_135 = """table ip kube-proxy {
+\tchain service-SUSTUHLJ-default/web/tcp/http {
+\t\tip daddr 10.96.7.89 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+\t\tnumgen random mod 2 vmap { 0 : goto endpoint-AAAA-default/web/tcp/http__10.244.0.5/8080, 1 : goto endpoint-BBBB-default/web/tcp/http__10.244.1.2/8080 }
+\t}
+
+\tchain endpoint-AAAA-default/web/tcp/http__10.244.0.5/8080 {
+\t\tip saddr 10.244.0.5 jump mark-for-masquerade
+\t\tmeta l4proto tcp dnat to 10.244.0.5:8080
+\t}
+
+\tchain endpoint-BBBB-default/web/tcp/http__10.244.1.2/8080 {
+\t\tmeta l4proto tcp dnat to 10.244.1.2:8080
+\t}
+}
+"""
+
+
+def test_before_1_36_the_random_choice_jumps_to_a_chain_per_endpoint():
+    web = nft_service_rules(nft_table(Node(NFT_135), "n"), "default", "web", "http")
+    assert web.endpoint_chains and web.random_mod == 2 and web.targets == ["10.244.0.5:8080", "10.244.1.2:8080"]
+
+
 def test_programmed_services_are_read_from_the_mode_the_node_runs():
     assert programmed_services(Node(NFT), "n") == {"default/web", "default/kubernetes"}
     assert programmed_services(Node(None, IPTABLES), "n") == {"default/kubernetes", "ns1/web"}

@@ -68,11 +68,12 @@ def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(kube
 @pytest.mark.claim("S002-180")
 @pytest.mark.requires(images=["agnhost"])
 @in_mode("nftables")
-def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode(kube_proxy_ns, timeouts):
+def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode(kube_proxy_ns, timeouts, server_version):
     """The document's walk (PREROUTING/OUTPUT -> KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP) is iptables mode's. In
     nftables mode kube-proxy's nat-prerouting and nat-output (table ip kube-proxy) jump to `services`, whose
-    service-ips map sends ClusterIP:port to the Service's own chain; that chain DNATs through one
-    `numgen random mod N` map with an entry per ready endpoint (no chain per endpoint); one endpoint, one `dnat to`."""
+    service-ips map sends ClusterIP:port to the Service's own chain; that chain picks with `numgen random mod N`,
+    one entry per ready endpoint: since 1.36 a DNAT map (no chain per endpoint; one endpoint, one `dnat to`),
+    before it a verdict map to a chain per endpoint (the KUBE-SEP counterpart)."""
     ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
     node = kubelet_nodes(cluster)[0]
     with step("Given Service web with 3 ready endpoints"):
@@ -82,20 +83,23 @@ def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode
         table = nft_table(cluster, node)
         for chain in ("nat-prerouting", "nat-output"):
             assert "jump services" in table.chain(chain), f"{chain}: {table.chain(chain)}"
-    with step("And the Service's chain DNATs through `numgen random mod 3` to the 3 ready pods on port 8080"):
+    per_endpoint = server_version < (1, 36)
+    with step(f"And the Service's chain picks by `numgen random mod 3` among the 3 ready pods on port 8080 "
+              f"({'through a chain per endpoint' if per_endpoint else 'in one DNAT map'}, Kubernetes {server_version})"):
         rules = eventually(lambda: nft_service_rules(nft_table(cluster, node), ns.name, "web", "http"),
                            until=lambda r: r.random_mod == 3, timeout=timeouts.network_programming, desc="numgen random mod 3")
         attach_text("Service chain", "\n".join(nft_table(cluster, node).chain(rules.chain)))
         assert sorted(rules.targets) == sorted(f"{p.ip}:8080" for p in pods), rules
+        assert rules.endpoint_chains == per_endpoint, f"[behaviour-changed] {rules}"
     with step("And the ClusterIP:80 entry of the service-ips map goes to that chain"):
         ip = service(cluster, ns.name, "web").cluster_ip
         assert f"{ip} . tcp . 80 : goto {rules.chain}" in nft_table(cluster, node).text, rules.chain
     with step("When the Deployment is scaled to 1"):
         cluster.apps.patch_namespaced_deployment_scale("web", ns.name, {"spec": {"replicas": 1}})
-    with step("Then the Service's chain DNATs to the one endpoint, without numgen"):
+    with step(f"Then the Service's chain DNATs to the one endpoint ({'numgen random mod 1' if per_endpoint else 'one dnat to'})"):
         rules = eventually(lambda: nft_service_rules(nft_table(cluster, node), ns.name, "web", "http"),
-                           until=lambda r: r.random_mod is None and len(r.targets) == 1,
-                           timeout=timeouts.network_programming, desc="a single dnat to")
+                           until=lambda r: r.random_mod == (1 if per_endpoint else None) and len(r.targets) == 1,
+                           timeout=timeouts.network_programming, desc="a single endpoint")
         assert rules.targets[0] in {f"{p.ip}:8080" for p in pods}, rules
 
 
@@ -139,9 +143,12 @@ def test_nftables_mode_writes_none_of_the_documents_chains_and_masquerades_from_
     with step("And table ip kube-proxy has services and the nat hook chains"):
         missing = {"services", "nat-prerouting", "nat-output", "nat-postrouting", "masquerading"} - set(table.chains)
         assert not missing, f"missing from ip kube-proxy: {missing}; has {table.chains}"
-    with step("And masquerading SNATs what services marked 0x4000 (KUBE-MARK-MASQ's mark)"):
-        assert any("0x00004000" in r and "masquerade" in r for r in table.chain("masquerading")), table.chain("masquerading")
-        assert any("mark set" in r and "0x00004000" in r for r in table.chain("services")), table.chain("services")
+    with step("And masquerading SNATs what kube-proxy marked 0x4000 (KUBE-MARK-MASQ's mark; set in services since 1.36, "
+              "in a mark-for-masquerade chain before)"):
+        masq = table.chain("masquerading")
+        assert any("0x00004000" in r for r in masq) and any("masquerade" in r for r in masq), masq
+        marking = [f"{c}: {r}" for c in table.chains for r in table.chain(c) if "mark set" in r and "| 0x00004000" in r]
+        assert marking, table.text
 
 
 @pytest.mark.claim("S001-16")
