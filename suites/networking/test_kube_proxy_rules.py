@@ -29,6 +29,13 @@ def in_mode(mode: str):
     return pytest.mark.parametrize("kube_proxy_mode", [mode])
 
 
+def _web_with_3_endpoints(ns, timeouts):
+    """Given Service web with 3 ready endpoints: the node to read rules on, and the pods."""
+    with step("Given Service web with 3 ready endpoints"):
+        ns.apply("networking/services/backends.yaml", name="web", replicas=3)
+        return kubelet_nodes(ns.cluster)[0], wait_ready(ns.cluster, ns.name, "app=web", 3, timeouts)
+
+
 def _rules(cluster, node, namespace, name):
     return service_rules(iptables_table(cluster, node), namespace, name, "http")
 
@@ -41,10 +48,7 @@ def test_each_ready_endpoint_gets_a_kube_sep_jump_with_a_probability_weight(kube
     to its KUBE-SVC chain, which holds one `statistic --mode random --probability` jump per ready endpoint
     (1/3, 1/2, rest) to a KUBE-SEP chain that DNATs to podIP:port; scaling to 1 leaves one jump."""
     ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
-    node = kubelet_nodes(cluster)[0]
-    with step("Given Service web with 3 ready endpoints"):
-        ns.apply("networking/services/backends.yaml", name="web", replicas=3)
-        pods = wait_ready(cluster, ns.name, "app=web", 3, timeouts)
+    node, pods = _web_with_3_endpoints(ns, timeouts)
     with step(f"Then on {node} nat PREROUTING and OUTPUT jump to KUBE-SERVICES"):
         nat = iptables_table(cluster, node)
         for chain in ("PREROUTING", "OUTPUT"):
@@ -75,10 +79,7 @@ def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode
     one entry per ready endpoint: since 1.36 a DNAT map (no chain per endpoint; one endpoint, one `dnat to`),
     before it a verdict map to a chain per endpoint (the KUBE-SEP counterpart)."""
     ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
-    node = kubelet_nodes(cluster)[0]
-    with step("Given Service web with 3 ready endpoints"):
-        ns.apply("networking/services/backends.yaml", name="web", replicas=3)
-        pods = wait_ready(cluster, ns.name, "app=web", 3, timeouts)
+    node, pods = _web_with_3_endpoints(ns, timeouts)
     with step(f"Then on {node} kube-proxy's nat-prerouting and nat-output jump to its services chain"):
         table = nft_table(cluster, node)
         for chain in ("nat-prerouting", "nat-output"):
