@@ -17,7 +17,7 @@ for v in "${versions[@]}"; do
   rm -rf "$out" && mkdir -p "$out"
   echo "== $v: build"
   if ! KUBERNETES_VERSION="$v" hack/prepare.sh >"$out/prepare.log" 2>&1; then
-    reason=$(grep -m1 -E "ERROR|error|die" "$out/prepare.log" | cut -c1-200 | tr '"\\' "''")
+    reason=$(grep -m1 -E "ERROR|error|die" "$out/prepare.log" | cut -c1-400 | tr '"\\' "''")
     printf '{"environment": {"server_version": "%s", "error": "build failed: %s (%s)"}, "tests": {}}\n' \
       "$v" "${reason:-see prepare.log}" "$out/prepare.log" >"$out/outcomes.json"
   else

@@ -109,8 +109,9 @@ check_pins() {
   done
 }
 
-# proxy_releases MODULE: the releases (no pre-releases) the Go module proxy serves, one line, oldest first
+# proxy_releases MODULE: the newest release (no pre-release) of each minor the Go module proxy serves, one line, oldest first
 proxy_releases() {
-  local v; v=$( (cd / && go list -m -versions "$1" 2>/dev/null) | tr ' ' '\n' | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tr '\n' ' ')
+  local v; v=$( (cd / && go list -m -versions "$1" 2>/dev/null) | tr ' ' '\n' | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V \
+    | awk -F. '{last[$1"."$2]=$0; if (!seen[$1"."$2]++) order[++n]=$1"."$2} END {for (i=1; i<=n; i++) print last[order[i]]}' | tr '\n' ' ')
   echo "${v% }" | grep . || echo "no release (is the proxy reachable?)"
 }
