@@ -113,21 +113,25 @@ def test_kubelet_reads_static_pods_from_its_configured_static_pod_path(static, c
 
 
 @pytest.mark.claim("S003-027")
-def test_static_pod_referencing_a_configmap_is_refused_by_the_kubelet(static, cluster, images, timeouts):
-    """Static pods may not reference API objects: the kubelet refuses a manifest with a ConfigMap volume
-    ("static pods may not reference configmaps"), runs nothing and publishes no mirror pod, while the
-    static pod beside it runs (the control)."""
+def test_static_pod_referencing_a_configmap_is_refused_by_the_kubelet(static, cluster, images, timeouts, server_version):
+    """Static pods may not reference API objects. Since 1.34 the kubelet refuses a manifest with a ConfigMap volume
+    ("static pods may not reference configmaps") and runs nothing; before, it took the file but the API server
+    (NodeRestriction) forbade its mirror pod ("can not create pods that reference configmaps"). Either way no mirror
+    pod is published, while the static pod beside it runs (the control)."""
     ns, node, name = static.ns, static.node, "static-cm"
+    by_kubelet = server_version >= (1, 34)  # pkg/kubelet/config/common.go, 1.34
     static.namespace.apply("pods/static-pod/configmap.yaml", name="conf")
     docs = render("pods/static-pod/configmap-volume.yaml", name=name, namespace=ns, configmap="conf",
                   **{f"image_{r}": i for r, i in images.items()})
     with step("When a static pod with a ConfigMap volume is written beside the running one"):
         with node_files.static_pod(cluster, node, f"{ns}-{name}.yaml", docs) as path:
+            who, mentions, says = (("the kubelet refusing the manifest", path, "static pods may not reference configmaps") if by_kubelet else
+                                   ("the API server refusing its mirror pod", f"{name}-{node}", "can not create pods that reference configmaps"))
             refusal = eventually(lambda: [line for line in node_files.kubelet_log(cluster, node, since="-5min").splitlines()
-                                          if path in line and "static pods may not reference configmaps" in line],
-                                 until=bool, timeout=timeouts.pod_start, desc="the kubelet refusing the manifest")
+                                          if mentions in line and says in line],
+                                 until=bool, timeout=timeouts.pod_start, desc=f"{who} (Kubernetes {server_version})")
             pods = {p.metadata.name for p in cluster.core.list_namespaced_pod(ns).items}
-    with step("Then the kubelet refused the file, and only the control static pod has a mirror"):
+    with step(f"Then the kubelet log shows {who}, and only the control static pod has a mirror"):
         assert refusal and f"{name}-{node}" not in pods and static.mirror in pods, (refusal, pods)
 
 
