@@ -141,3 +141,17 @@ def test_a_status_carries_the_cpu_utilisation_it_computed():
     assert (s.current, s.desired, s.utilisation, s.usage_m, s.reason("ScalingActive")) == (1, 3, 125, 125, "ValidMetricFound")
     empty = Status.of(NS(status=NS(current_replicas=None, desired_replicas=None, current_metrics=None, conditions=None)), seen=None)
     assert (empty.current, empty.utilisation, empty.reason("AbleToScale")) == (0, None, None)
+
+
+def test_the_metrics_server_version_follows_upstreams_compatibility_matrix():
+    """0.9.x serves Kubernetes 1.34+, 0.8.x 1.31+: a 1.33 cluster gets the pin below 1.34, built by the same rule."""
+    import subprocess
+
+    from fixtures.versions import ROOT, pins
+
+    assert addon.pin_for("v1.33.13") == "METRICS_SERVER_VERSION_BELOW_1_34" and addon.pin_for("v1.34.4") == "METRICS_SERVER_VERSION"
+    assert addon.pin_for("v1.37.2") == "METRICS_SERVER_VERSION"
+    built = {v: subprocess.run(["bash", "-c", "source hack/lib/common.sh && echo $METRICS_SERVER_VERSION"], cwd=ROOT, text=True,
+                               capture_output=True, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "KUBERNETES_VERSION": v}).stdout.strip()
+             for v in ("v1.33.13", "v1.34.4")}
+    assert built == {"v1.33.13": pins()["METRICS_SERVER_VERSION_BELOW_1_34"], "v1.34.4": pins()["METRICS_SERVER_VERSION"]}, built

@@ -12,6 +12,10 @@ done <"$HACK_DIR/versions.env"
 # shellcheck source=../versions.env
 source "$HACK_DIR/versions.env"
 for _k in "${!_env_pins[@]}"; do printf -v "$_k" '%s' "${_env_pins[$_k]}"; done
+# metrics-server by the Kubernetes minor, as upstream's compatibility matrix says (versions.env)
+if [[ -z ${_env_pins[METRICS_SERVER_VERSION]:-} && $KUBERNETES_VERSION =~ ^v1\.([0-9]+)\. ]] && (( BASH_REMATCH[1] < 34 )); then
+  METRICS_SERVER_VERSION=$METRICS_SERVER_VERSION_BELOW_1_34
+fi
 CACHE_ROOT="${KUBEPROOF_CACHE:-$HOME/.cache/kubeproof}"
 # Keyed by the pinned versions: changing a pin never reuses a stale artefact.
 CACHE="$CACHE_ROOT/k8s-$KUBERNETES_VERSION-kind-$KIND_VERSION"
