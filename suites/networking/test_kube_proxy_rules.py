@@ -76,8 +76,8 @@ def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode
     """The document's walk (PREROUTING/OUTPUT -> KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP) is iptables mode's. In
     nftables mode kube-proxy's nat-prerouting and nat-output (table ip kube-proxy) jump to `services`, whose
     service-ips map sends ClusterIP:port to the Service's own chain; that chain picks with `numgen random mod N`,
-    one entry per ready endpoint: since 1.36 a DNAT map (no chain per endpoint; one endpoint, one `dnat to`),
-    before it a verdict map to a chain per endpoint (the KUBE-SEP counterpart)."""
+    one entry per ready endpoint: since 1.36 a DNAT map (no chain per endpoint), before it a verdict map to a chain
+    per endpoint (the KUBE-SEP counterpart); one endpoint leaves one target."""
     ns, cluster = kube_proxy_ns, kube_proxy_ns.cluster
     node, pods = _web_with_3_endpoints(ns, timeouts)
     with step(f"Then on {node} kube-proxy's nat-prerouting and nat-output jump to its services chain"):
@@ -97,9 +97,10 @@ def test_each_ready_endpoint_is_an_entry_of_one_random_dnat_map_in_nftables_mode
         assert f"{ip} . tcp . 80 : goto {rules.chain}" in nft_table(cluster, node).text, rules.chain
     with step("When the Deployment is scaled to 1"):
         cluster.apps.patch_namespaced_deployment_scale("web", ns.name, {"spec": {"replicas": 1}})
-    with step(f"Then the Service's chain DNATs to the one endpoint ({'numgen random mod 1' if per_endpoint else 'one dnat to'})"):
+    with step("Then the Service's chain DNATs to the one endpoint, with no choice left (`numgen random mod 1` up to 1.36, "
+              "a plain `dnat to` since 1.37)"):
         rules = eventually(lambda: nft_service_rules(nft_table(cluster, node), ns.name, "web", "http"),
-                           until=lambda r: r.random_mod == (1 if per_endpoint else None) and len(r.targets) == 1,
+                           until=lambda r: len(r.targets) == 1 and (r.random_mod or 1) == 1,
                            timeout=timeouts.network_programming, desc="a single endpoint")
         assert rules.targets[0] in {f"{p.ip}:8080" for p in pods}, rules
 
