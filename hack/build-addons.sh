@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every other binary the node and workload images need, from Go modules (plus pause.c, compiled
 # from the k8s.io/kubernetes module): etcd, coredns, flannel (+ its CNI plugin), local-path-provisioner,
-# kind, agnhost and the test add-ons kube-router and metrics-server. Each lands in $BIN atomically; a warm run only checks the files exist.
+# kind, agnhost, the sample device plugin and the test add-ons kube-router and metrics-server. Each lands in $BIN atomically; a warm run only checks the files exist.
 source "$(dirname "$0")/lib/common.sh"
 go_toolchain_check
 GOMODCACHE="$(go env GOMODCACHE)"
@@ -68,17 +68,22 @@ metrics_server() {
     "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
 }
 
-agnhost() {
-  # agnhost lives in the k8s.io/kubernetes module: reuse the Kubernetes wrapper module's go.mod
-  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds agnhost)"
-  local w="$SRC/agnhost"
+# k8s_test_image NAME: a test image's binary from k8s.io/kubernetes/test/images/NAME, built in a module that
+# reuses the Kubernetes wrapper module's go.mod (its replace directives for the staging modules)
+k8s_test_image() {
+  local name="$1" w="$SRC/$1"
+  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds $name)"
   rm -rf "$w" && mkdir -p "$w" && cp "$SRC/kubernetes/go.mod" "$SRC/kubernetes/go.sum" "$w/"
-  sed -i 's#^module .*#module kubeproof.local/agnhost#' "$w/go.mod"
-  (cd "$w" && go get "k8s.io/kubernetes/test/images/agnhost@$KUBERNETES_VERSION" \
-     && go build -trimpath -ldflags="-s -w" -o agnhost.out k8s.io/kubernetes/test/images/agnhost)
-  atomic_install "$w/agnhost.out" "$BIN/agnhost"
+  sed -i "s#^module .*#module kubeproof.local/$name#" "$w/go.mod"
+  (cd "$w" && go get "k8s.io/kubernetes/test/images/$name@$KUBERNETES_VERSION" \
+     && go build -trimpath -ldflags="-s -w" -o "$name.out" "k8s.io/kubernetes/test/images/$name") \
+    || die "building $name from k8s.io/kubernetes@$KUBERNETES_VERSION failed"
+  atomic_install "$w/$name.out" "$BIN/$name"
   rm -rf "$w"
 }
+agnhost() { k8s_test_image agnhost; }
+# the device plugin upstream's e2e tests use: two fake devices of example.com/resource (claim S002-009)
+sample_device_plugin() { k8s_test_image sample-device-plugin; }
 
 pause() {
   need gcc "apt-get install gcc libc6-dev (pause is C, from the k8s.io/kubernetes module)"
@@ -104,7 +109,7 @@ COREDNS_VERSION=${COREDNS_VERSION:-$(sed -n 's#.*/coredns:\(v[0-9.]*\)$#\1#p' <<
 [[ ! -e $BIN/coredns ]] || "$BIN/coredns" -version 2>/dev/null | grep -qx "CoreDNS-${COREDNS_VERSION#v}" || rm -f "$BIN/coredns"
 [[ ! -e $BIN/metrics-server ]] || "$BIN/metrics-server" --version 2>/dev/null | grep -qx "$METRICS_SERVER_VERSION" || rm -f "$BIN/metrics-server"
 log "etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION (what kubeadm $KUBERNETES_VERSION asks for)"
-STEPS_TOTAL=11
+STEPS_TOTAL=12
 step pause "$BIN/pause" pause
 step etcd "$BIN/etcd" etcd
 step coredns "$BIN/coredns" coredns
@@ -114,6 +119,7 @@ step flannel-cni "$BIN/flannel-cni" flannel_cni
 step local-path-provisioner "$BIN/local-path-provisioner" local_path
 step kind "$BIN/kind" kind
 step agnhost "$BIN/agnhost" agnhost
+step sample-device-plugin "$BIN/sample-device-plugin" sample_device_plugin
 step kube-router "$BIN/kube-router" kube_router
 step metrics-server "$BIN/metrics-server" metrics_server
 log "addon binaries ready in $BIN"

@@ -50,7 +50,7 @@ drop_previous() {
 }
 bin() { echo "$BIN/$1"; }
 for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm etcd coredns pause \
-         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost kube-router metrics-server; do
+         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost sample-device-plugin kube-router metrics-server; do
   [[ -x $BIN/$b ]] || die "$BIN/$b missing: run hack/build-kubernetes.sh and hack/build-addons.sh (or make cluster-image)"
 done
 mkdir -p "$LOGS"
@@ -61,7 +61,9 @@ dbuild() {
 }
 
 AGNHOST=$(images_yaml offline agnhost); BUSYBOX=$(images_yaml offline busybox); NGINX=$(images_yaml offline nginx)
-[[ -n $AGNHOST && -n $BUSYBOX && -n $NGINX ]] || die "manifests/images.yaml lacks offline agnhost/busybox/nginx"
+DEVICE_PLUGIN=$(images_yaml offline sample-device-plugin)
+[[ -n $AGNHOST && -n $BUSYBOX && -n $NGINX && -n $DEVICE_PLUGIN ]] \
+  || die "manifests/images.yaml lacks offline agnhost/busybox/nginx/sample-device-plugin"
 NET=kubeproof/debian-net:$DEBIAN_SUITE
 PATH_ENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
@@ -119,6 +121,10 @@ RUN ln -s agnhost /agnhost-2 && mkdir /uploads \\
 EXPOSE 80 8080 8081 9376 5000
 ENTRYPOINT [\"/agnhost\"]
 CMD [\"pause\"]" "$(bin agnhost)" "$PORTER/localhost.crt" "$PORTER/localhost.key"
+# the sample device plugin as upstream's image has it (its binary as entrypoint), on busybox instead of Alpine
+img "$DEVICE_PLUGIN" "FROM $BUSYBOX
+COPY sample-device-plugin /sampledeviceplugin
+ENTRYPOINT [\"/sampledeviceplugin\", \"-alsologtostderr\"]" "$(bin sample-device-plugin)"
 # kube-router, the NetworkPolicy add-on (loaded by fixtures/addons/kube_router.py when a test needs it):
 # its firewall controller execs ipset, which debian-net lacks; Debian's packages, unpacked in the image
 KR_DEBS="$CACHE/debs/kube-router"

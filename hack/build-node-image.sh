@@ -16,7 +16,8 @@ PAUSE=$("$BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERS
 PRELOAD=( $("$BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION")
   "kubeproof/flannel:$FLANNEL_VERSION" "kubeproof/flannel-cni-plugin:$CNI_PLUGINS_FLANNEL_VERSION"
   "kubeproof/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION"
-  "$(images_yaml offline agnhost)" "$(images_yaml offline busybox)" "$(images_yaml offline nginx)" )
+  "$(images_yaml offline agnhost)" "$(images_yaml offline busybox)" "$(images_yaml offline nginx)"
+  "$(images_yaml offline sample-device-plugin)" )
 
 # the add-on manifests, derived at build time from the upstream modules (nothing vendored)
 cni_manifest() {  # flannel's own kube-flannel.yml with our image names

@@ -34,3 +34,10 @@ def test_an_unknown_manifest_is_named(tree):
 
 def test_every_image_role_has_an_offline_and_an_online_image():
     assert set(manifests.image_roles("offline")) == set(manifests.image_roles("online")) >= {"agnhost", "busybox", "nginx"}
+
+
+def test_an_image_role_with_dashes_is_a_placeholder_with_underscores(tree):
+    (tree / "m.yaml").write_text("image: ${image_sample_device_plugin}\n")
+    params = manifests.image_params({"sample-device-plugin": "kubeproof/sample-device-plugin:1.8.0", "agnhost": "a:1"})
+    assert params == {"image_sample_device_plugin": "kubeproof/sample-device-plugin:1.8.0", "image_agnhost": "a:1"}
+    assert manifests.render("m.yaml", **params) == [{"image": "kubeproof/sample-device-plugin:1.8.0"}]
