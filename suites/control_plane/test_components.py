@@ -12,7 +12,7 @@ import json
 import pytest
 from kubernetes import client
 
-from fixtures import apiserver
+from fixtures import apiserver, kubelet_stats
 from fixtures.capabilities import version_tuple
 from fixtures.certificates import node_file
 from fixtures.nodes import control_plane, kubelet_config, workers
@@ -103,7 +103,7 @@ def test_every_kubelet_serves_cadvisor_metrics_and_the_summary_api(cluster):
         with step(f"Then {name} serves cAdvisor container metrics and a summary with the node's memory"):
             cadvisor = cluster.core.connect_get_node_proxy_with_path(name, "metrics/cadvisor", _preload_content=False).data.decode()
             assert "container_cpu_usage_seconds_total" in cadvisor
-            summary = json.loads(cluster.core.connect_get_node_proxy_with_path(name, "stats/summary", _preload_content=False).data)
+            summary = kubelet_stats.summary(cluster, name)
             assert summary["node"]["nodeName"] == name and summary["node"]["memory"]["workingSetBytes"] > 0
 
 
