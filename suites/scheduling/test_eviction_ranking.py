@@ -17,13 +17,14 @@ from fixtures.nodes import condition, kubelet_config_extended, workers
 from fixtures.per_test import own_namespace
 from fixtures.pods import views, wait_ready
 from fixtures.polling import eventually
-from fixtures.reporting import step
+from fixtures.reporting import attach_text, step
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["busybox"], node_access=True),
               pytest.mark.slow]
 
 MI = 1024 * 1024
-GRACE_S = 10
+GRACE_S = 10  # the soft threshold's grace: the kubelet's stats of every pod are in before the first eviction
+POD_GRACE_S = 4  # each pod ignores SIGTERM for this long, so evictions come seconds apart (one-second timestamps)
 # name -> (priority, resources, MiB held): expected eviction order, first to last
 USERS = {
     "burstable-big": ("low", "{requests: {memory: 10Mi}}", 200),  # over its request by ~190Mi, low priority
@@ -54,7 +55,8 @@ def priority_classes(pressure_ns):
 
 
 def _evicted(p) -> bool:
-    return p.phase == "Failed" and p.reason == "Evicted"
+    """Evicted by its kubelet: the DisruptionTarget condition (its reason and phase depend on how the pod exits)."""
+    return p.condition("DisruptionTarget") == "True"
 
 
 @pytest.mark.claim("S002-106")
@@ -69,7 +71,7 @@ def test_under_memory_pressure_the_kubelet_evicts_by_usage_over_requests_then_pr
     with step(f"Given four pods on {node} holding memory: " + ", ".join(f"{n} ({p}, {r}, {m} MiB)" for n, (p, r, m) in USERS.items())):
         for name, (priority, resources, mib) in USERS.items():
             ns.apply("scheduling/eviction/memory-user.yaml", name=name, node=node, priority_class=priority_classes[priority],
-                     resources=resources, fill_mib=mib)
+                     resources=resources, fill_mib=mib, grace_s=POD_GRACE_S)
         wait_ready(cluster, ns.name, "role=memory-user", len(USERS), timeouts)
     with step("And the kubelet's stats show each one's usage on the side of its request the ranking needs"):
         usage = eventually(lambda: pod_memory_working_sets(cluster, node, ns.name),
@@ -77,8 +79,10 @@ def test_under_memory_pressure_the_kubelet_evicts_by_usage_over_requests_then_pr
                            timeout=timeouts.controller_sync, desc=f"working sets of the memory users on {node}")
         over = {n: usage[n] > REQUESTS_MIB[n] * MI for n in USERS}
         assert over == {"burstable-big": True, "besteffort-small": True, "besteffort-high": True, "guaranteed": False}, usage
-    soft = {"evictionSoft": {"memory.available": "1000Gi"}, "evictionSoftGracePeriod": {"memory.available": f"{GRACE_S}s"}}
-    with step(f"When {node}'s kubelet gets a memory.available threshold it is always under (soft, {GRACE_S} s grace)"):
+    soft = {"evictionSoft": {"memory.available": "1000Gi"}, "evictionSoftGracePeriod": {"memory.available": f"{GRACE_S}s"},
+            "evictionMaxPodGracePeriod": POD_GRACE_S}
+    with step(f"When {node}'s kubelet gets a memory.available threshold it is always under (soft, {GRACE_S} s grace,"
+              f" pods given {POD_GRACE_S} s to stop)"):
         with kubelet_config_extended(cluster, node, soft):
             evicted = eventually(lambda: [p for p in views(cluster, ns.name, "role=memory-user") if _evicted(p)],
                                  until=lambda ps: len(ps) == len(USERS),
@@ -86,12 +90,13 @@ def test_under_memory_pressure_the_kubelet_evicts_by_usage_over_requests_then_pr
                                  desc=f"the kubelet of {node} evicting all {len(USERS)} memory users")
     with step("Then each was evicted by the kubelet for memory (DisruptionTarget TerminationByKubelet)"):
         for p in evicted:
-            status, reason, message = p.conditions.get("DisruptionTarget", ("", "", ""))
-            assert (status, reason) == ("True", "TerminationByKubelet") and "low on resource: memory" in (message or ""), p
+            status, reason, message = p.conditions["DisruptionTarget"]
+            assert reason == "TerminationByKubelet" and "low on resource: memory" in (message or ""), p
     with step("And one at a time, in the kubelet's ranking: the Burstable pod far over its request, the low-priority"
               " BestEffort one, the high-priority BestEffort one, the pod under its requests last"):
         at = {p.name: p.since["DisruptionTarget"] for p in evicted}
         order = sorted(at, key=at.get)
+        attach_text("evictions (DisruptionTarget lastTransitionTime)", "\n".join(f"{at[n].isoformat()} {n}" for n in order))
         assert order == list(USERS), f"[behaviour-changed] eviction order {order} at {at}"
         assert len(set(at.values())) == len(USERS), f"two evictions in one second: {at}"
     with step(f"Finally {node} reports no memory pressure once its kubelet runs its own configuration again"):
