@@ -50,11 +50,14 @@ def test_an_hpa_clamps_replicas_to_min_and_max_even_without_metrics(ns, cluster,
             eventually(lambda: deployment(cluster, ns.name, name)["replicas"], until=lambda n: n == want,
                        timeout=timeouts.controller_sync, desc=f"{name} scaled to {want}")
     with step("And each HPA recorded the rescale and its time, naming the bound"):
+        # the controller writes the target's scale first, then its own status and the event
         for name, bound in (("low", "below Spec.MinReplicas"), ("high", "above Spec.MaxReplicas")):
-            assert hpa(cluster, ns.name, name)["last_scale"] is not None
-            messages = [e.message for e in events_of(cluster, ns.name, name, kind="HorizontalPodAutoscaler")
-                        if e.reason == "SuccessfulRescale"]
-            assert any(bound in m for m in messages), messages
+            eventually(lambda: hpa(cluster, ns.name, name)["last_scale"], until=lambda t: t is not None,
+                       timeout=timeouts.controller_sync, desc=f"HPA {name}'s lastScaleTime")
+            eventually(lambda: [e.message for e in events_of(cluster, ns.name, name, kind="HorizontalPodAutoscaler")
+                                if e.reason == "SuccessfulRescale"],
+                       until=lambda messages: any(bound in m for m in messages), timeout=timeouts.controller_sync,
+                       desc=f"HPA {name}'s SuccessfulRescale event naming {bound!r}")
         wait_ready(cluster, ns.name, "app=low", 3, timeouts)
 
 
