@@ -57,3 +57,12 @@ def test_sweep_takes_dead_runs_on_this_host_and_stale_ones_elsewhere_but_never_l
     ]
     core = types.SimpleNamespace(list_namespace=lambda label_selector: types.SimpleNamespace(items=items))
     assert namespaces.leftovers(core, "current") == ["dead-here", "stale-elsewhere"]
+
+
+def test_a_workers_namespaces_share_its_prefix_and_no_other_workers():
+    from fixtures import namespaces
+
+    mine = namespaces.new_name("4d2c5641ab", "gw4", "t")
+    assert mine.startswith(namespaces.worker_prefix("4d2c5641ab", "gw4")) and mine.startswith("kp-4d2c56-w4-")
+    assert not mine.startswith(namespaces.worker_prefix("4d2c5641ab", "gw1"))
+    assert namespaces.worker_prefix("4d2c5641ab", "master") == "kp-4d2c56-m-"

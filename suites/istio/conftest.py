@@ -4,6 +4,7 @@ import pytest
 
 from fixtures.addons import istio as istio_addon
 from fixtures.addons import istio_proxies
+from fixtures.namespaces import this_workers_prefix
 
 
 @pytest.fixture
@@ -33,10 +34,11 @@ def mesh_module_ns(module_ns, istio, cluster):
 
 @pytest.fixture(scope="module", autouse=True)
 def xds_sync_guard(request, cluster, timeouts, istio_addon):
-    """After each Istio module that ran sidecars: istiod sees every proxy SYNCED, and none NACKed (ERROR)."""
+    """After each Istio module that ran sidecars: istiod sees every proxy of this worker's namespaces (the module's)
+    SYNCED, and none NACKed (ERROR)."""
     yield
     state = istio_addon
     ran_proxies = any(m.kwargs.get("istio_proxy") for item in request.session.items if item.module is request.module
                       for m in item.iter_markers("requires"))
     if state and not state.get("error") and ran_proxies:
-        istio_proxies.assert_all_synced(cluster, timeouts)
+        istio_proxies.assert_all_synced(cluster, timeouts, this_workers_prefix())
