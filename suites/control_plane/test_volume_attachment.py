@@ -18,7 +18,7 @@ from fixtures.addons.csi_mock import DRIVER, PUBLISH_CONTEXT, controller_calls, 
 from fixtures.nodes import volumes_attached, workers
 from fixtures.pods import container_is, phase_is, view, wait_pod
 from fixtures.polling import consistently, eventually
-from fixtures.reporting import step
+from fixtures.reporting import attach_text, step
 
 pytestmark = [pytest.mark.area("control-plane"), pytest.mark.serial,
               pytest.mark.requires(csi_attachable=True, images=["busybox"], multinode=True)]
@@ -88,6 +88,7 @@ def test_the_attach_detach_controller_creates_a_volume_attachment_and_the_kubele
         stage, publish = (next(c for c in mounts if c.method == m) for m in MOUNTS)
         timeline = {"VolumeAttachment created": created["created"].isoformat(), "ControllerPublishVolume": published[0].at.isoformat(),
                     "NodeStageVolume": stage.at.isoformat(), "NodePublishVolume": publish.at.isoformat()}
+        attach_text("timeline", "\n".join(f"{t}  {what}" for what, t in timeline.items()))
         assert created["created"] <= published[0].at < stage.at <= publish.at, timeline
         assert stage.request.get("publish_context") == publish.request.get("publish_context") == PUBLISH_CONTEXT, (stage, publish)
         assert volume_id(HANDLE) in volumes_attached(cluster, node), volumes_attached(cluster, node)
