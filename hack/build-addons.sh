@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every other binary the node and workload images need, from Go modules (plus pause.c, compiled
 # from the k8s.io/kubernetes module): etcd, coredns, flannel (+ its CNI plugin), local-path-provisioner,
-# kind, agnhost, the sample device plugin and the test add-ons kube-router and metrics-server. Each lands in $BIN atomically; a warm run only checks the files exist.
+# kind, agnhost, the sample device plugin and the test add-ons kube-router, metrics-server and the attachable CSI
+# driver (upstream's CSI mock driver under our main, hack/csi-mock-driver/, and csi-attacher). Each lands in $BIN atomically; a warm run only checks the files exist.
 source "$(dirname "$0")/lib/common.sh"
 go_toolchain_check
 GOMODCACHE="$(go env GOMODCACHE)"
@@ -82,6 +83,26 @@ k8s_test_image() {
   rm -rf "$w"
 }
 agnhost() { k8s_test_image agnhost; }
+# an attachable CSI driver (claim S002-131): upstream's CSI mock driver (the library Kubernetes' own e2e storage tests
+# run, k8s.io/kubernetes/test/e2e/storage/drivers/csi-test/mock) served by our main (hack/csi-mock-driver/main.go, which
+# also registers it with the kubelet), built like a test image in a copy of the wrapper module, so it is the mock
+# of the Kubernetes version under test
+csi_mock_driver() {
+  local w="$SRC/csi-mock-driver"
+  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds csi-mock-driver)"
+  rm -rf "$w" && mkdir -p "$w" && cp "$SRC/kubernetes/go.mod" "$SRC/kubernetes/go.sum" "$HACK_DIR/csi-mock-driver/main.go" "$w/"
+  sed -i "s#^module .*#module kubeproof.local/csi-mock-driver#" "$w/go.mod"
+  (cd "$w" && go build -mod=mod -trimpath -ldflags="-s -w" -o csi-mock-driver.out .) \
+    || die "building csi-mock-driver against k8s.io/kubernetes@$KUBERNETES_VERSION failed"
+  atomic_install "$w/csi-mock-driver.out" "$BIN/csi-mock-driver"
+  rm -rf "$w"
+}
+# the sidecar that turns a VolumeAttachment into ControllerPublishVolume and status.attached (stamped like upstream's
+# Makefile: main.version, printed by --version)
+csi_attacher() {
+  gobuild csi-attacher "github.com/kubernetes-csi/external-attacher/v4@$CSI_ATTACHER_VERSION" \
+    github.com/kubernetes-csi/external-attacher/v4/cmd/csi-attacher "-X main.version=$CSI_ATTACHER_VERSION"
+}
 # the device plugin upstream's e2e tests use: two fake devices of example.com/resource (claim S002-009)
 sample_device_plugin() { k8s_test_image sample-device-plugin; }
 
@@ -107,9 +128,10 @@ COREDNS_VERSION=${COREDNS_VERSION:-$(sed -n 's#.*/coredns:\(v[0-9.]*\)$#\1#p' <<
 # a cached binary of another version (an older cache, an override) is rebuilt, not trusted
 [[ ! -e $BIN/etcd ]] || "$BIN/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION#v}" || rm -f "$BIN/etcd"
 [[ ! -e $BIN/coredns ]] || "$BIN/coredns" -version 2>/dev/null | grep -qx "CoreDNS-${COREDNS_VERSION#v}" || rm -f "$BIN/coredns"
+[[ ! -e $BIN/csi-attacher ]] || "$BIN/csi-attacher" --version 2>/dev/null | grep -q " $CSI_ATTACHER_VERSION\$" || rm -f "$BIN/csi-attacher"
 [[ ! -e $BIN/metrics-server ]] || "$BIN/metrics-server" --version 2>/dev/null | grep -qx "$METRICS_SERVER_VERSION" || rm -f "$BIN/metrics-server"
 log "etcd $ETCD_VERSION, CoreDNS $COREDNS_VERSION (what kubeadm $KUBERNETES_VERSION asks for)"
-STEPS_TOTAL=12
+STEPS_TOTAL=14
 step pause "$BIN/pause" pause
 step etcd "$BIN/etcd" etcd
 step coredns "$BIN/coredns" coredns
@@ -122,4 +144,6 @@ step agnhost "$BIN/agnhost" agnhost
 step sample-device-plugin "$BIN/sample-device-plugin" sample_device_plugin
 step kube-router "$BIN/kube-router" kube_router
 step metrics-server "$BIN/metrics-server" metrics_server
+step csi-mock-driver "$BIN/csi-mock-driver" csi_mock_driver
+step csi-attacher "$BIN/csi-attacher" csi_attacher
 log "addon binaries ready in $BIN"

@@ -50,7 +50,8 @@ drop_previous() {
 }
 bin() { echo "$BIN/$1"; }
 for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm etcd coredns pause \
-         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost sample-device-plugin kube-router metrics-server; do
+         flanneld flannel-install-conf flannel-cni local-path-provisioner agnhost sample-device-plugin kube-router metrics-server \
+         csi-mock-driver csi-attacher; do
   [[ -x $BIN/$b ]] || die "$BIN/$b missing: run hack/build-kubernetes.sh and hack/build-addons.sh (or make cluster-image)"
 done
 mkdir -p "$LOGS"
@@ -143,4 +144,13 @@ img "kubeproof/metrics-server:$METRICS_SERVER_VERSION" "FROM scratch
 COPY metrics-server /metrics-server
 USER 65534:65534
 ENTRYPOINT [\"/metrics-server\"]" "$(bin metrics-server)"
+# the attachable CSI driver add-on (loaded by fixtures/addons/csi_mock.py when a test needs it): upstream's CSI mock under
+# our main, tagged by the Kubernetes version whose module it was built from, and csi-attacher, static binaries as
+# upstream's distroless images have them (the node plugin runs privileged, as root)
+img "kubeproof/csi-mock-driver:$KUBERNETES_VERSION" "FROM scratch
+COPY csi-mock-driver /csi-mock-driver
+ENTRYPOINT [\"/csi-mock-driver\"]" "$(bin csi-mock-driver)"
+img "kubeproof/csi-attacher:$CSI_ATTACHER_VERSION" "FROM scratch
+COPY csi-attacher /csi-attacher
+ENTRYPOINT [\"/csi-attacher\"]" "$(bin csi-attacher)"
 log "images ready"

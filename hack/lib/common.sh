@@ -106,8 +106,11 @@ check_pins() {
   [[ $KIND_VERSION =~ ^v0\.[0-9]+\.[0-9]+$ ]] || die "KIND_VERSION=$KIND_VERSION is not a release like v0.32.0 (hack/versions.env)"
   [[ "$(printf '%s\n%s\n' "$KIND_MIN_KUBERNETES_VERSION" "$KUBERNETES_VERSION" | sort -V | head -1)" == "$KIND_MIN_KUBERNETES_VERSION" ]] \
     || die "KUBERNETES_VERSION=$KUBERNETES_VERSION is below $KIND_MIN_KUBERNETES_VERSION, the oldest Kubernetes kind $KIND_VERSION supports (hack/versions.env KIND_MIN_KUBERNETES_VERSION)"
+  # the module path carries the major version (external-attacher/v4), so the pin must stay in it
+  [[ $CSI_ATTACHER_VERSION =~ ^v4\.[0-9]+\.[0-9]+$ ]] || die "CSI_ATTACHER_VERSION=$CSI_ATTACHER_VERSION is not a v4 release like v4.13.0 (hack/versions.env; the module is github.com/kubernetes-csi/external-attacher/v4)"
   local m
-  for m in "k8s.io/kubernetes@$KUBERNETES_VERSION" "sigs.k8s.io/kind@$KIND_VERSION"; do
+  for m in "k8s.io/kubernetes@$KUBERNETES_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" \
+           "github.com/kubernetes-csi/external-attacher/v4@$CSI_ATTACHER_VERSION"; do
     (cd / && go list -m "$m" >/dev/null 2>&1) \
       || die "$m is not on the Go module proxy ($(go env GOPROXY)): unknown version? it serves $(proxy_releases "${m%@*}"); fix hack/versions.env or the environment override"
   done
