@@ -69,13 +69,17 @@ metrics_server() {
     "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
 }
 
-# k8s_test_image NAME: a test image's binary from k8s.io/kubernetes/test/images/NAME, built in a module that
-# reuses the Kubernetes wrapper module's go.mod (its replace directives for the staging modules)
+# wrapper_copy NAME: a fresh module $SRC/NAME reusing the Kubernetes wrapper module's go.mod (its replace
+# directives for the staging modules), to build code of the k8s.io/kubernetes module in
+wrapper_copy() {
+  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds $1)"
+  rm -rf "${SRC:?}/$1" && mkdir -p "$SRC/$1" && cp "$SRC/kubernetes/go.mod" "$SRC/kubernetes/go.sum" "$SRC/$1/"
+  sed -i "s#^module .*#module kubeproof.local/$1#" "$SRC/$1/go.mod"
+}
+# k8s_test_image NAME: a test image's binary from k8s.io/kubernetes/test/images/NAME
 k8s_test_image() {
   local name="$1" w="$SRC/$1"
-  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds $name)"
-  rm -rf "$w" && mkdir -p "$w" && cp "$SRC/kubernetes/go.mod" "$SRC/kubernetes/go.sum" "$w/"
-  sed -i "s#^module .*#module kubeproof.local/$name#" "$w/go.mod"
+  wrapper_copy "$name"
   (cd "$w" && go get "k8s.io/kubernetes/test/images/$name@$KUBERNETES_VERSION" \
      && go build -trimpath -ldflags="-s -w" -o "$name.out" "k8s.io/kubernetes/test/images/$name") \
     || die "building $name from k8s.io/kubernetes@$KUBERNETES_VERSION failed"
@@ -89,9 +93,7 @@ agnhost() { k8s_test_image agnhost; }
 # of the Kubernetes version under test
 csi_mock_driver() {
   local w="$SRC/csi-mock-driver"
-  [[ -f $SRC/kubernetes/go.mod ]] || die "run hack/build-kubernetes.sh first (its wrapper module builds csi-mock-driver)"
-  rm -rf "$w" && mkdir -p "$w" && cp "$SRC/kubernetes/go.mod" "$SRC/kubernetes/go.sum" "$HACK_DIR/csi-mock-driver/main.go" "$w/"
-  sed -i "s#^module .*#module kubeproof.local/csi-mock-driver#" "$w/go.mod"
+  wrapper_copy csi-mock-driver && cp "$HACK_DIR/csi-mock-driver/main.go" "$w/"
   (cd "$w" && go build -mod=mod -trimpath -ldflags="-s -w" -o csi-mock-driver.out .) \
     || die "building csi-mock-driver against k8s.io/kubernetes@$KUBERNETES_VERSION failed"
   atomic_install "$w/csi-mock-driver.out" "$BIN/csi-mock-driver"
