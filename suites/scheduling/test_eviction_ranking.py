@@ -16,6 +16,7 @@ from fixtures.namespaces import ClusterObjects
 from fixtures.nodes import condition, kubelet_config_extended, workers
 from fixtures.per_test import own_namespace
 from fixtures.pods import views, wait_ready
+from fixtures.priority_classes import create as create_priority_class
 from fixtures.polling import eventually
 from fixtures.reporting import attach_text, step
 
@@ -42,14 +43,12 @@ def pressure_ns(request, pressure_cluster, images, kubeproof_settings):
 
 
 @pytest.fixture
-def priority_classes(pressure_ns):
+def priority_classes(pressure_ns, timeouts):
     """role -> PriorityClass name on the pressure cluster: low (0), high (1000); deleted afterwards."""
     tracked, names = ClusterObjects(), {}
     for role, value in (("low", 0), ("high", 1000)):
         names[role] = f"{pressure_ns.name}-{role}"
-        pressure_ns.apply("scheduling/priority/priority-class.yaml", name=names[role], value=value,
-                          global_default=False, preemption_policy="PreemptLowerPriority")
-        tracked.track("scheduling.k8s.io/v1", "PriorityClass", names[role])
+        create_priority_class(pressure_ns, tracked, names[role], value, timeouts)
     yield names
     tracked.delete_all(pressure_ns.cluster.dynamic)
 

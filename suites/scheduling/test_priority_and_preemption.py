@@ -15,19 +15,14 @@ from kubernetes.client import ApiException
 
 from fixtures.manifests import render
 from fixtures.nodes import workers
+from fixtures import priority_classes
 from fixtures.pods import is_bound, unschedulable_because, view, views, wait_gone, wait_pod
 from fixtures.polling import consistently, eventually
 from fixtures.reporting import step
 
 pytestmark = [pytest.mark.area("scheduling"), pytest.mark.requires(images=["agnhost"])]
 
-PC = ("scheduling.k8s.io/v1", "PriorityClass")
-
-
-def _priority_class(ns, cluster_objects, name, value, *, global_default=False, preemption_policy="PreemptLowerPriority"):
-    ns.apply("scheduling/priority/priority-class.yaml", name=name, value=value, global_default=global_default,
-             preemption_policy=preemption_policy)
-    cluster_objects.track(*PC, name)
+PC = priority_classes.API
 
 
 def _refusal(create) -> tuple[int, str]:
@@ -83,19 +78,19 @@ def test_priority_class_values_and_the_single_global_default(ns, cluster, cluste
         builtin = {n: pcs.get(name=n).value for n in ("system-cluster-critical", "system-node-critical")}
         assert builtin == {"system-cluster-critical": 2000000000, "system-node-critical": 2000001000}, builtin
     with step("Then a user class above 1000000000 is refused"):
-        status, message = _refusal(lambda: _priority_class(ns, cluster_objects, f"{ns.name}-huge", 1000000001))
+        status, message = _refusal(lambda: priority_classes.create(ns, cluster_objects, f"{ns.name}-huge", 1000000001, timeouts))
         assert status == 422 and "1000000000" in message, message
     with step("And a user class named system-* is refused"):
-        status, message = _refusal(lambda: _priority_class(ns, cluster_objects, f"system-{ns.name}", 1000))
+        status, message = _refusal(lambda: priority_classes.create(ns, cluster_objects, f"system-{ns.name}", 1000, timeouts))
         assert status in (403, 422) and "system-" in message, message
     with step("And with no globalDefault class, a pod without priorityClassName gets priority 0"):
         assert not [pc.metadata.name for pc in pcs.get().items if pc.globalDefault], "a globalDefault class already exists"
         ns.apply("scheduling/unschedulable/pod-default-scheduler.yaml", name="before")
         assert cluster.core.read_namespaced_pod("before", ns.name).spec.priority == 0
     with step("When a globalDefault class of value 1000 exists"):
-        _priority_class(ns, cluster_objects, f"{ns.name}-default", 1000, global_default=True)
+        priority_classes.create(ns, cluster_objects, f"{ns.name}-default", 1000, timeouts, global_default=True)
     with step("Then a second globalDefault class is refused"):
-        status, message = _refusal(lambda: _priority_class(ns, cluster_objects, f"{ns.name}-default2", 2000, global_default=True))
+        status, message = _refusal(lambda: priority_classes.create(ns, cluster_objects, f"{ns.name}-default2", 2000, timeouts, global_default=True))
         assert status == 403 and "Only one default can exist" in message, message
     with step("And a new pod without priorityClassName gets 1000, the existing pod keeps 0"):
         ns.apply("scheduling/unschedulable/pod-default-scheduler.yaml", name="after")
@@ -112,8 +107,8 @@ def test_the_highest_priority_pending_pod_is_scheduled_first(ns, cluster, cluste
     node); when the anchor appears, the high-priority pod gets the slot although it queued last.
     It may not preempt (preemptionPolicy: Never), so it can only win by going first."""
     high, zero = f"{ns.name}-first", f"{ns.name}-zero"
-    _priority_class(ns, cluster_objects, high, 1000, preemption_policy="Never")
-    _priority_class(ns, cluster_objects, zero, 0, preemption_policy="Never")
+    priority_classes.create(ns, cluster_objects, high, 1000, timeouts, preemption_policy="Never")
+    priority_classes.create(ns, cluster_objects, zero, 0, timeouts, preemption_policy="Never")
     low = [f"low-{i}" for i in range(5)]
     with step("Given five priority-0 pods, then one high-priority pod, all waiting for an anchor pod"):
         for name in low:
@@ -147,7 +142,7 @@ def test_preemption_nominates_the_node_in_status_and_evicts_the_victim_gracefull
     grace = 4
     node = workers(cluster)[0]
     high = f"{ns.name}-preemptor"
-    _priority_class(ns, cluster_objects, high, 1000)
+    priority_classes.create(ns, cluster_objects, high, 1000, timeouts)
     with step(f"Given a priority-0 victim on {node} that ignores SIGTERM (grace {grace} s)"):
         ns.apply("scheduling/priority/victim.yaml", name="victim", node=node, grace=grace)
         wait_pod(cluster, ns.name, "victim", lambda p: p.phase == "Running", timeouts)
