@@ -3,4 +3,4 @@
 pytest_plugins = ["fixtures.extra_clusters", "fixtures.plugin", "fixtures.session", "fixtures.per_test",
                   "fixtures.addons.istio_fixtures", "fixtures.addons.kube_router",
                   "fixtures.addons.ingress_nginx", "fixtures.addons.metrics_server",
-                  "fixtures.addons.csi_mock"]
+                  "fixtures.addons.csi_mock", "fixtures.addons.ipvs_node"]

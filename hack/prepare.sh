@@ -10,3 +10,4 @@ hack/setup-python.sh
 hack/build-all.sh
 hack/build-istio.sh
 hack/build-ingress-nginx.sh
+hack/build-ipvs-node.sh

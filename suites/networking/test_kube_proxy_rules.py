@@ -211,26 +211,3 @@ def test_kube_proxy_runs_in_a_valid_mode_and_refuses_userspace(kube_proxy_cluste
                               "--hostname-override=" + node, "--kubeconfig=/nonexistent", check=False)
     with step("Then it refuses the mode"):
         assert res.returncode != 0 and "userspace" in res.stderr, f"exit {res.returncode}: {res.stderr[-1500:]}"
-
-
-@pytest.mark.claim("S001-07", "S002-181")
-@in_mode("ipvs")
-def test_ipvs_mode_binds_cluster_ips_to_kube_ipvs0_and_balances_with_rr(kube_proxy_cluster):
-    """IPVS mode: every ClusterIP sits on the dummy interface kube-ipvs0, `ipvsadm -Ln` lists VIP:port with
-    scheduler rr and the pods as real servers, ipset KUBE-CLUSTER-IP holds ip,port entries, and SNAT uses
-    mark 0x4000/0x4000 (the document's hand-built version uses 0x2000). Skips without IPVS in the kernel."""
-    cluster = kube_proxy_cluster
-    node = kubelet_nodes(cluster)[0]
-    out = cluster.node_exec(node, "ip", "addr", "show", "kube-ipvs0")
-    assert out.returncode == 0, out.stderr
-
-
-@pytest.mark.claim("S001-08", "S002-189")
-@in_mode("ipvs")
-def test_ipvs_masquerades_and_keeps_the_900_s_tcp_timeout(kube_proxy_cluster):
-    """IPVS mode forwards with Masq (NAT) only, `ipvsadm -L --timeout` shows 900 120 300 and kube-proxy
-    sets net.ipv4.vs.conntrack=1. Skips without IPVS in the kernel."""
-    cluster = kube_proxy_cluster
-    node = kubelet_nodes(cluster)[0]
-    out = cluster.node_exec(node, "ipvsadm", "-L", "--timeout")
-    assert "900 120 300" in out.stdout, out.stdout + out.stderr
