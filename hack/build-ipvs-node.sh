@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib/common.sh"
 need qemu-system-x86_64 "hack/setup-host.sh installs qemu-system-x86"
 need cpio "hack/setup-host.sh installs cpio"
 need zstd "hack/setup-host.sh installs zstd"
+need gcc "hack/setup-host.sh installs gcc (and libc6-dev: the guest's idle-request is linked statically)"
 [[ -x $BIN/kube-proxy ]] || die "no $BIN/kube-proxy: run hack/build-all.sh first"
 
 kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
@@ -60,6 +61,7 @@ fetch_and_unpack() {
   done
   install -m 0755 "$GUEST_DIR/init" "$r/init"
   install -m 0755 "$GUEST_DIR/run" "$GUEST_DIR/real-server" "$r/usr/local/bin/"
+  gcc -static -O2 -Wall -o "$r/usr/local/bin/idle-request" "$GUEST_DIR/idle-request.c"
   printf 'root:x:0:0:root:/:/bin/sh\n' >"$r/etc/passwd"
   cp /etc/protocols "$r/etc/protocols"   # ipset and iptables name protocols (tcp, udp, sctp)
   # every guest binary finds its libraries in the guest (the host's kernel cannot run them for real: no IPVS)

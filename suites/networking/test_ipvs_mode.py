@@ -11,7 +11,8 @@ import pytest
 
 from fixtures.addons.ipvs_node import UNMANAGED, real_servers
 from fixtures.addons.ipvs_node import scheduler as ipvs_scheduler
-from fixtures.addons.ipvs_tables import addresses, get, ipset_members, link_kind, nat_rules, sysctl, timeouts, virtual_servers
+from fixtures.addons.ipvs_tables import addresses, get, ipset_members, link_kind, nat_rules, sysctl, virtual_servers
+from fixtures.addons.ipvs_tables import timeouts as ipvs_timeouts
 from fixtures.pods import wait_ready
 from fixtures.polling import eventually
 from fixtures.reporting import step
@@ -130,7 +131,7 @@ def test_ipvs_keeps_idle_tcp_900_s_and_kube_proxy_sets_vs_conntrack(cluster, ipv
     boot), and the nodes forward (ip_forward=1)."""
     guest = ipvs_node.guest
     with step("Then the guest's IPVS timeouts are 900 s tcp, 120 s tcpfin, 300 s udp, with kube-proxy running"):
-        assert timeouts(guest) == (900, 120, 300)
+        assert ipvs_timeouts(guest) == (900, 120, 300)
     with step("And the kernel's own keepalive starts after 7200 s, later than IPVS forgets: the document's reason for 600"):
         assert ipvs_node.sysctls_at_boot["net.ipv4.tcp_keepalive_time"] == "7200", ipvs_node.sysctls_at_boot
     with step("And net.ipv4.vs.conntrack was 0 at boot and is 1 since kube-proxy started"):
@@ -140,6 +141,41 @@ def test_ipvs_keeps_idle_tcp_900_s_and_kube_proxy_sets_vs_conntrack(cluster, ipv
         for node in [n.metadata.name for n in cluster.core.list_node().items]:
             out = cluster.node_exec(node, "cat", "/proc/sys/net/ipv4/ip_forward")
             assert out.stdout.strip() == "1", (node, out.stdout, out.stderr)
+
+
+@pytest.mark.claim("S001-08")
+def test_an_idle_connection_outlives_the_ipvs_tcp_timeout_only_with_keepalives_shorter_than_it(ns, cluster, ipvs_node, timeouts):
+    """Why the document sets tcp_keepalive_time=600 under IPVS's 900 s: IPVS forgets a TCP connection idle longer than
+    its tcp timeout, and the next packet is answered with a reset; keepalive probes sent sooner keep it. Scaled: an IPVS
+    tcp timeout of 3 s, 6 s of idleness, keepalive after 1 s, through kube-proxy's virtual server for a ClusterIP."""
+    guest = ipvs_node.guest
+    servers = real_servers(guest)
+    with step("Given a ClusterIP whose endpoints are the guest's two real servers"):
+        ns.apply("networking/ipvs/guest-servers.yaml", name="idle", ip1=servers[0], ip2=servers[1])
+        vip, port = _service(cluster, ns, "idle")
+        _table_entry(guest, vip, port, timeouts, until=lambda v: v is not None and len(v.reals) == 2,
+                     desc=f"TCP {vip}:{port} with 2 real servers")
+    before = (ipvs_timeouts(guest), sysctl(guest, "net.ipv4.tcp_keepalive_time"),
+              sysctl(guest, "net.ipv4.tcp_keepalive_intvl"))
+    try:
+        with step("When IPVS's tcp timeout is 3 s (ipvsadm --set 3 120 300; the kernel's 900 s, scaled)"):
+            guest.check("ipvsadm --set 3 120 300")
+        with step("Then a request after 1 s of idleness is answered"):
+            assert guest.run(f"idle-request {vip} {port} 1").out.startswith("rs"), "idle 1 s"
+        with step("And after 6 s of idleness the connection is gone: reset"):
+            late = guest.run(f"idle-request {vip} {port} 6").out
+            assert late.startswith("failed:") and "reset" in late, late
+        with step("When keepalive probes start after 1 s (tcp_keepalive_time=1, intvl 1) on a socket that asks for them"):
+            guest.check("echo 1 > /proc/sys/net/ipv4/tcp_keepalive_time && echo 1 > /proc/sys/net/ipv4/tcp_keepalive_intvl")
+            kept = guest.run(f"idle-request {vip} {port} 6 keepalive").out
+        with step("Then the request after 6 s of idleness is answered"):
+            assert kept.startswith("rs"), kept
+        with step("And a socket without SO_KEEPALIVE is still reset: the sysctl alone changes nothing"):
+            bare = guest.run(f"idle-request {vip} {port} 6").out
+            assert bare.startswith("failed:") and "reset" in bare, bare
+    finally:
+        guest.run(f"ipvsadm --set {' '.join(map(str, before[0]))} && echo {before[1]} > /proc/sys/net/ipv4/tcp_keepalive_time"
+                  f" && echo {before[2]} > /proc/sys/net/ipv4/tcp_keepalive_intvl")
 
 
 # The document's commands (seed 001), its addresses swapped for the guest's real servers; VIP in the range kube-proxy
