@@ -126,8 +126,8 @@ def test_ipvs_mode_forwards_only_by_masquerading_and_marks_service_traffic_0x400
 @pytest.mark.requires(node_access=True)
 def test_ipvs_keeps_idle_tcp_900_s_and_kube_proxy_sets_vs_conntrack(cluster, ipvs_node):
     """The document's sysctl block: IPVS drops an idle TCP connection after 900 s (`ipvsadm -L --timeout`: 900 120 300,
-    which kube-proxy keeps unless ipvs.tcpTimeout is set), longer than nothing but shorter than the kernel's default
-    keepalive (7200 s): hence tcp_keepalive_time=600. net.ipv4.vs.conntrack=1 is set by kube-proxy itself (it is 0 at
+    which kube-proxy keeps unless ipvs.tcpTimeout is set), sooner than the kernel's default keepalive starts (7200 s):
+    hence the document's tcp_keepalive_time=600. net.ipv4.vs.conntrack=1 is set by kube-proxy itself (it is 0 at
     boot), and the nodes forward (ip_forward=1)."""
     guest = ipvs_node.guest
     with step("Then the guest's IPVS timeouts are 900 s tcp, 120 s tcpfin, 300 s udp, with kube-proxy running"):
