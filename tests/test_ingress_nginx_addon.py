@@ -112,3 +112,17 @@ def test_the_template_edits_load_debians_modules_drain_the_stream_port_and_drop_
 def test_a_template_without_the_anchors_fails_naming_the_edit():
     with pytest.raises(SystemExit, match="no top-level 'stream \\{' line"):
         _edit_template()("http {\n}\n")
+
+
+def test_the_webhook_wait_retries_a_replaced_controllers_killed_nginx_test_but_not_a_real_refusal():
+    from kubernetes.client import ApiException
+
+    def refusal(status, body):
+        exc = ApiException(status=status)
+        exc.body = body
+        return exc
+    killed = b'{"message":"admission webhook denied the request: Error: signal: terminated\\nnginx: ... syntax is ok"}'
+    assert addon._webhook_not_serving_yet(refusal(400, killed))
+    assert addon._webhook_not_serving_yet(refusal(503, b"no endpoints"))
+    assert not addon._webhook_not_serving_yet(refusal(400, b'{"message":"nginx: [emerg] unknown directive"}'))
+    assert not addon._webhook_not_serving_yet(ValueError("not an API answer"))
