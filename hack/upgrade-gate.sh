@@ -14,6 +14,8 @@ log() { printf '%s [gate] %s\n' "$(date +%H:%M:%S)" "$*"; }
 log "build $FROM (cluster) and $TO (binaries and images)"
 KUBERNETES_VERSION=$FROM hack/prepare.sh || exit 1
 KUBERNETES_VERSION=$TO hack/build-all.sh || exit 1
+# run 2 boots the ipvs-node guest with TO's kube-proxy (the upgraded API server's)
+KUBERNETES_VERSION=$TO hack/build-ipvs-node.sh || exit 1
 out=reports/upgrade
 rm -rf "$out" && mkdir -p "$out/before" "$out/after"
 name=kp-gate-$(date +%s)
