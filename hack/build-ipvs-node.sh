@@ -72,7 +72,6 @@ fetch_and_unpack() {
   done
   (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | zstd -q -3 -T0 >"$tmp/base.cpio.zst"
   rm -rf "$tmp/debs" "$tmp/x" "$tmp/root"
-  echo "$KVER" >"$tmp/kernel-version"
   rm -rf "$BASE" && mv "$tmp" "$BASE"
 }
 

@@ -11,8 +11,8 @@ import pytest
 
 from fixtures.addons.ipvs_node import UNMANAGED, real_servers
 from fixtures.addons.ipvs_node import scheduler as ipvs_scheduler
-from fixtures.addons.ipvs_tables import addresses, get, ipset_members, link_kind, nat_rules, sysctl, virtual_servers
-from fixtures.addons.ipvs_tables import timeouts as ipvs_timeouts
+from fixtures.addons.ipvs_tables import (addresses, get, idle_timeouts, ipset_members, link_kind, nat_rules, sysctl,
+                                         virtual_servers)
 from fixtures.pods import wait_ready
 from fixtures.polling import eventually
 from fixtures.reporting import step
@@ -131,7 +131,7 @@ def test_ipvs_keeps_idle_tcp_900_s_and_kube_proxy_sets_vs_conntrack(cluster, ipv
     boot), and the nodes forward (ip_forward=1)."""
     guest = ipvs_node.guest
     with step("Then the guest's IPVS timeouts are 900 s tcp, 120 s tcpfin, 300 s udp, with kube-proxy running"):
-        assert ipvs_timeouts(guest) == (900, 120, 300)
+        assert idle_timeouts(guest) == (900, 120, 300)
     with step("And the kernel's own keepalive starts after 7200 s, later than IPVS forgets: the document's reason for 600"):
         assert ipvs_node.sysctls_at_boot["net.ipv4.tcp_keepalive_time"] == "7200", ipvs_node.sysctls_at_boot
     with step("And net.ipv4.vs.conntrack was 0 at boot and is 1 since kube-proxy started"):
@@ -155,7 +155,7 @@ def test_an_idle_connection_outlives_the_ipvs_tcp_timeout_only_with_keepalives_s
         vip, port = _service(cluster, ns, "idle")
         _table_entry(guest, vip, port, timeouts, until=lambda v: v is not None and len(v.reals) == 2,
                      desc=f"TCP {vip}:{port} with 2 real servers")
-    before = (ipvs_timeouts(guest), sysctl(guest, "net.ipv4.tcp_keepalive_time"),
+    before = (idle_timeouts(guest), sysctl(guest, "net.ipv4.tcp_keepalive_time"),
               sysctl(guest, "net.ipv4.tcp_keepalive_intvl"))
     try:
         with step("When IPVS's tcp timeout is 3 s (ipvsadm --set 3 120 300; the kernel's 900 s, scaled)"):
